@@ -14,7 +14,7 @@ __all__ = ['STSB_SPLITS', 'l2_normalize', 'alignment', 'uniformity', 'stsb_geome
 # %% ../nbs/08_geometry.ipynb
 def _as_array(x):
     "A float64 numpy copy of an array-like or torch tensor."
-    if hasattr(x, "detach"): x = x.detach().cpu().float().numpy()
+    if hasattr(x, "detach"): x = x.detach().cpu().double().numpy()
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2: fail(f"geometry: embeddings: bad shape {x.shape} (need [N, H])")
     return x
