@@ -187,6 +187,10 @@ def differences(data: dict) -> list[str]:
             elif ours == "max_steps":
                 if mine: out.append(f"{mid}: training stopped after max_steps={mine} (paper: full {sec.get('epochs', {}).get('value', '?')} epoch(s) over its data)")
                 continue
+            elif ours == "data":  # compare corpus ids (the official file names), show the paper's description
+                d = sec.get("data", {})
+                if d.get("id") and str(mine) != d["id"]: out.append(f"{mid}: data = {mine} (paper: {d.get('value')})")
+                continue
             else: paper_v = _paper_value(sec.get(theirs), base)
             if mine is None or paper_v is None: continue
             same = (math.isclose(float(mine), float(paper_v)) if isinstance(mine, (int, float)) and isinstance(paper_v, (int, float))
