@@ -278,7 +278,7 @@ def render_report(paper_id,           # a registry id, e.g. "simcse"
     import papermill as pm
     root = Path(root).resolve()
     out = Path(out_dir) if Path(out_dir).is_absolute() else root / out_dir
-    template = Path(template) if template else _repo_template()
+    template = Path(template) if template else (root / TEMPLATE if (root / TEMPLATE).exists() else _repo_template())
     if not template.exists(): fail(f"{template}: report template not found")
     pkg_parent = str(Path(__file__).resolve().parent.parent)
     with tempfile.TemporaryDirectory(prefix="sembed-report-") as tmp:
