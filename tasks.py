@@ -38,3 +38,56 @@ def test(c, fast=False, k=""):
         marks = '-m "not slow"' if fast else ""
         kexp = f'-k "{k}"' if k else ""
         c.run(f"python -m pytest tests {marks} {kexp} -q -rs --durations=15", pty=False)
+
+
+@task
+def setup(c):
+    "Install everything into .venv (./install.sh with SEMBED_SKIP_REPRO=1: no pipeline run)."
+    with c.cd(str(ROOT)):
+        c.run("./install.sh", env={"SEMBED_SKIP_REPRO": "1"}, pty=False)
+
+
+@task
+def repro(c):
+    "Run the DVC pipeline (dvc repro): data, baselines, training, evaluation, geometry."
+    with c.cd(str(ROOT)):
+        c.run("dvc repro", pty=False)
+
+
+def _known_paper(paper):
+    "Validate a paper id against the registry; exit non-zero listing the known ids if it is unknown."
+    sys.path.insert(0, str(ROOT))
+    from sembed.core import SembedError
+    from sembed.registry import get_paper
+    try: get_paper(paper)
+    except SembedError as e: sys.exit(f"invoke report: {e}")
+
+
+@task(help={"paper": "paper id from sembed/resources/papers.yaml (e.g. simcse)", "all": "render every registered paper"})
+def report(c, paper="", all=False):
+    "Render reports/<paper>.html (or every paper with --all) and the leaderboard from existing results; never trains."
+    sys.path.insert(0, str(ROOT))
+    from sembed.registry import paper_ids
+    if bool(paper) == bool(all):
+        sys.exit(f"invoke report: give exactly one of --paper ID or --all (known ids: {', '.join(paper_ids())})")
+    if paper: _known_paper(paper)  # before anything runs or is written
+    from sembed.report import render_report, render_leaderboard
+    for pid in (paper_ids() if all else [paper]):
+        print(f"report: {render_report(pid, root=ROOT).relative_to(ROOT)}")
+    print(f"report: {render_leaderboard(root=ROOT).relative_to(ROOT)}")
+
+
+@task
+def docs(c):
+    "Build the documentation site from the notebooks (nbdev_docs; quarto comes from the quarto-cli package)."
+    with c.cd(str(ROOT)):
+        c.run("nbdev_docs", pty=False)
+
+
+@task
+def bench(c):
+    "Run the evaluation and training benchmarks (benchmarks/bench_eval.py, benchmarks/bench_train.py)."
+    with c.cd(str(ROOT)):
+        for script in ("benchmarks/bench_eval.py", "benchmarks/bench_train.py"):
+            if not (ROOT / script).exists(): sys.exit(f"invoke bench: {script}: file not found")
+            c.run(f"python {script}", pty=False)
