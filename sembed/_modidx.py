@@ -41,4 +41,12 @@ d = { 'settings': { 'branch': 'main',
                              'sembed.data.senteval_files': ('data.html#senteval_files', 'sembed/data.py'),
                              'sembed.data.sts_paths': ('data.html#sts_paths', 'sembed/data.py'),
                              'sembed.data.write_jsonl_gz': ('data.html#write_jsonl_gz', 'sembed/data.py'),
-                             'sembed.data.write_toy_data': ('data.html#write_toy_data', 'sembed/data.py')}}}
+                             'sembed.data.write_toy_data': ('data.html#write_toy_data', 'sembed/data.py')},
+            'sembed.evaluate': { 'sembed.evaluate._check_embeddings': ('evaluate.html#_check_embeddings', 'sembed/evaluate.py'),
+                                 'sembed.evaluate.aggregate': ('evaluate.html#aggregate', 'sembed/evaluate.py'),
+                                 'sembed.evaluate.correlations': ('evaluate.html#correlations', 'sembed/evaluate.py'),
+                                 'sembed.evaluate.cosine_pairs': ('evaluate.html#cosine_pairs', 'sembed/evaluate.py'),
+                                 'sembed.evaluate.evaluate_sts': ('evaluate.html#evaluate_sts', 'sembed/evaluate.py'),
+                                 'sembed.evaluate.make_result': ('evaluate.html#make_result', 'sembed/evaluate.py'),
+                                 'sembed.evaluate.save_result': ('evaluate.html#save_result', 'sembed/evaluate.py'),
+                                 'sembed.evaluate.stsb_dev_score': ('evaluate.html#stsb_dev_score', 'sembed/evaluate.py')}}}
