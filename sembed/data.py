@@ -140,7 +140,8 @@ def _senteval_online(rels):
                 for rel in rels:
                     hit = [n for n in names if n == rel or n.endswith("/" + rel)]
                     if not hit: fail(f"{url}: archive has no member {rel}")
-                    yield rel, f"{url}#{hit[0]}", tar.extractfile(names[hit[0]]).read()
+                    name = min(hit, key=len)  # the least nested match
+                    yield rel, f"{url}#{name}", tar.extractfile(names[name]).read()
         except tarfile.TarError as e: fail(f"{url}: not a readable tar archive ({e})")
 
 def _senteval_mirror(rels, mirror):
