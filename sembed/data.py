@@ -37,7 +37,7 @@ def senteval_files():
     fs = []
     for task, subsets in STS_SUBSETS.items():
         for s in subsets: fs += [f"STS/{task}-en-test/STS.input.{s}.txt", f"STS/{task}-en-test/STS.gs.{s}.txt"]
-    fs += [f"STS/STSBenchmark/sts-{sp}.csv" for sp in ("dev", "test")]
+    fs += [f"STS/STSBenchmark/sts-{sp}.csv" for sp in ("train", "dev", "test")]
     fs += ["SICK/SICK_trial.txt", "SICK/SICK_test_annotated.txt"]
     fs += [f"SNLI/{p}.{sp}" for sp in ("dev", "test") for p in ("s1", "s2", "labels")]
     return fs
@@ -262,7 +262,7 @@ def read_sts_table(path,       # STS-B csv or SICK txt file
     return s1, s2, np.array(y, dtype=np.float64)
 
 # %% ../nbs/01_data.ipynb
-SPLITS = ["dev", "test"]
+SPLITS = ["train", "dev", "test"]
 
 def sts_paths(task,               # one of `STS_TASKS`
               protocol="senteval",  # "senteval" or "mteb"
@@ -282,6 +282,7 @@ def sts_paths(task,               # one of `STS_TASKS`
         d = sts / f"{task}-en-test"
         return {s: (d / f"STS.input.{s}.txt", d / f"STS.gs.{s}.txt") for s in STS_SUBSETS[task]}
     if task == "STS-B": return {split: sts / "STSBenchmark" / f"sts-{split}.csv"}
+    if split == "train": fail(f"{task}: only STS-B's train split is downloaded (used for alignment/uniformity)")
     return {split: root / "senteval" / "downstream" / "SICK" / ("SICK_trial.txt" if split == "dev" else "SICK_test_annotated.txt")}
 
 def load_sts(task,                # one of `STS_TASKS`

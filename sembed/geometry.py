@@ -59,26 +59,12 @@ STSB_SPLITS = ("train", "dev", "test")
 
 def _load_stsb(split, root):
     "(s1, s2, scores) of one STS-B split via `sembed.data.load_sts`."
-    # TODO(data): drop the fallback once sembed.data (nbs/01_data.ipynb) is merged everywhere.
-    try:
-        from sembed.data import load_sts
-    except ImportError:
-        return _read_stsb_csv(split, root)
+    from sembed.data import load_sts
     subsets = load_sts("STS-B", protocol="senteval", split=split, root=root)
     s1, s2, sc = [], [], []
     for a, b, g in subsets.values(): s1 += list(a); s2 += list(b); sc += list(np.asarray(g, dtype=float))
     return s1, s2, np.asarray(sc, dtype=float)
 
-def _read_stsb_csv(split, root):
-    "Minimal reader of SentEval's sts-<split>.csv (score in column 5, sentences in 6 and 7)."
-    f = Path(root) / "senteval" / "downstream" / "STS" / "STSBenchmark" / f"sts-{split}.csv"
-    if not f.exists(): fail(f"{f}: STS-B file not found (run `sembed data` / dvc repro first)")
-    s1, s2, sc = [], [], []
-    for line in f.read_text(encoding="utf-8").splitlines():
-        cols = line.split("\t")
-        if len(cols) < 7: continue
-        s1.append(cols[5]); s2.append(cols[6]); sc.append(float(cols[4]))
-    return s1, s2, np.asarray(sc, dtype=float)
 
 # %% ../nbs/08_geometry.ipynb
 def stsb_geometry(encode,         # callable list[str] -> np.ndarray [N, H]
