@@ -262,7 +262,7 @@ def read_sts_table(path,       # STS-B csv or SICK txt file
     return s1, s2, np.array(y, dtype=np.float64)
 
 # %% ../nbs/01_data.ipynb
-SPLITS = ["train", "dev", "test"]
+SPLITS = ["dev", "test"]
 
 def sts_paths(task,               # one of `STS_TASKS`
               protocol="senteval",  # "senteval" or "mteb"
@@ -271,7 +271,8 @@ def sts_paths(task,               # one of `STS_TASKS`
     "The files `load_sts` reads for one task: {subset: path or (input, gold) paths}."
     if task not in STS_TASKS: fail(f"unknown STS task {task!r} (known: {', '.join(STS_TASKS)})")
     if protocol not in PROTOCOLS: fail(f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOLS)})")
-    if split not in SPLITS: fail(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
+    if split not in SPLITS and (task, split) != ("STS-B", "train"):  # STS-B train: alignment/uniformity only
+        fail(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
     root = Path(root)
     if protocol == "mteb":
         if split != "test": fail(f"{task}: the MTEB protocol has only a test split, not {split!r}")
@@ -282,7 +283,6 @@ def sts_paths(task,               # one of `STS_TASKS`
         d = sts / f"{task}-en-test"
         return {s: (d / f"STS.input.{s}.txt", d / f"STS.gs.{s}.txt") for s in STS_SUBSETS[task]}
     if task == "STS-B": return {split: sts / "STSBenchmark" / f"sts-{split}.csv"}
-    if split == "train": fail(f"{task}: only STS-B's train split is downloaded (used for alignment/uniformity)")
     return {split: root / "senteval" / "downstream" / "SICK" / ("SICK_trial.txt" if split == "dev" else "SICK_test_annotated.txt")}
 
 def load_sts(task,                # one of `STS_TASKS`
