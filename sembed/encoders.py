@@ -257,7 +257,7 @@ def forward(self: SentenceEncoder, features: dict) -> torch.Tensor:
     dev = self.device
     x = {k: v.to(dev) for k, v in features.items()
          if k in ("input_ids", "attention_mask", "token_type_ids", "position_ids") and k in self._accepts}
-    mask = x["attention_mask"]
+    mask = features["attention_mask"].to(dev)
     if self.is_decoder and "position_ids" not in x and "position_ids" in self._accepts and bool((mask[:, 0] == 0).any()):
         x["position_ids"] = (mask.long().cumsum(1) - 1).clamp(min=0)
     out = self.model(**x, output_hidden_states=self._needs_hidden, return_dict=True)
