@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from transformers import AutoTokenizer, BertConfig, BertModel, LlamaConfig, LlamaModel
+from transformers import AutoTokenizer, BertConfig, BertModel, GPT2Config, GPT2Model, LlamaConfig, LlamaModel
 
 from sembed.core import SembedError
 from sembed.encoders import (MODELS, POOLERS, SentenceEncoder, get_pooler, last_token_index, load_model,
@@ -39,9 +39,10 @@ def hand_pool(model, tok, name, sentences):
     "Each pooler computed one sentence at a time from the raw outputs, slicing the real tokens by hand."
     vecs = []
     for s in sentences:
-        ids = tok(s)["input_ids"]
+        f = tok(s, return_tensors="pt")  # one sentence: no padding at all
+        ids = f["input_ids"][0].tolist()
         with torch.no_grad():
-            out = model(input_ids=torch.tensor([ids]), output_hidden_states=True)
+            out = model(**f, output_hidden_states=True)
         hs = [h[0] for h in out.hidden_states]  # [T, H] per layer; 0 = embeddings
         if name == "cls": v = torch.tanh(hs[-1][0] @ model.pooler.dense.weight.T + model.pooler.dense.bias)
         elif name == "cls_before_pooler": v = hs[-1][0]
@@ -105,8 +106,17 @@ def test_avg_first_last_is_layer_one_not_embeddings(bert, tok):
     assert not torch.allclose(pooled, POOLERS["avg_top2"][0](out, m), atol=1e-3)  # 3 layers: differ
 
 
+@pytest.fixture(scope="module")
+def gpt2(tok):
+    "A decoder with ABSOLUTE positions: left padding needs position_ids counted from the first real token."
+    torch.manual_seed(3)
+    return GPT2Model(GPT2Config(vocab_size=tok.vocab_size, n_embd=32, n_layer=2, n_head=2, n_positions=128)).eval()
+
+
 @pytest.mark.parametrize("side", ["right", "left"])
-def test_last_token_padding_sides(side, llama, tok):
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_last_token_padding_sides(side, arch, request, tok):
+    llama = request.getfixturevalue(arch)
     enc = SentenceEncoder(llama, tok, pooler="last_token")
     assert enc.is_decoder
     alone = hand_pool(llama, tok, "last_token", SENTS)
@@ -122,6 +132,21 @@ def test_last_token_padding_sides(side, llama, tok):
                                    atol=1e-5)
         avg = SentenceEncoder(llama, tok, pooler="avg")
         np.testing.assert_allclose(avg.encode(SENTS, progress=False), hand_pool(llama, tok, "avg", SENTS), atol=1e-5)
+    finally:
+        tok.padding_side = old
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_collate_pads_like_the_tokenizer(side, bert, tok):
+    enc = SentenceEncoder(bert, tok)
+    old = tok.padding_side
+    tok.padding_side = side
+    try:
+        pre = tok(SENTS, padding=False)
+        ours = enc._collate(pre, [2, 0, 1])
+        ref = tok([SENTS[2], SENTS[0], SENTS[1]], padding=True, return_tensors="pt")
+        assert sorted(ours) == sorted(ref)
+        for k in ref: assert torch.equal(ours[k], ref[k]), k
     finally:
         tok.padding_side = old
 
