@@ -24,8 +24,11 @@ def gather(x: torch.Tensor  # this process's rows [b, H]
     "Concatenate `x` over all processes (gradients flow through); returns (global [W*b, H], row offset)."
     rank, ws = world()
     if ws == 1: return x, 0
-    import torch.distributed.nn.functional as distnn
-    return torch.cat(distnn.all_gather(x), 0), rank * x.shape[0]
+    import warnings, torch.distributed.nn.functional as distnn
+    with warnings.catch_warnings():  # torch >= 2.9 marks it deprecated; it remains the autograd-aware gather
+        warnings.simplefilter("ignore", FutureWarning)
+        parts = distnn.all_gather(x)
+    return torch.cat(parts, 0), rank * x.shape[0]
 
 # %% ../nbs/05_objectives.ipynb
 def cos_logits(a: torch.Tensor,  # [n, H]
