@@ -1,0 +1,132 @@
+"""SimCSE objectives: hand computations, dropout views, and distributed (gloo, 2 processes) equivalence."""
+import os, socket
+import numpy as np, pytest, torch
+import torch.multiprocessing as mp
+from sembed.core import SembedError
+from sembed.objectives import MLPHead, SupSimCSELoss, UnsupSimCSELoss
+from _tiny import SENTS, tiny_encoder
+
+
+def _cos(u, v): return float(np.dot(u, v) / np.linalg.norm(u) / np.linalg.norm(v))
+
+
+def _ref_loss(h, pos, negs, tau, w=0.0):
+    "Explicit-loop InfoNCE over NumPy arrays (negs None = unsupervised)."
+    out = []
+    for i in range(len(h)):
+        num = np.exp(_cos(h[i], pos[i]) / tau)
+        den = sum(np.exp(_cos(h[i], pos[j]) / tau) for j in range(len(pos)))
+        if negs is not None:
+            den += sum(np.exp(_cos(h[i], negs[j]) / tau + (w if i == j else 0.0)) for j in range(len(negs)))
+        out.append(-np.log(num / den))
+    return float(np.mean(out))
+
+
+@pytest.mark.parametrize("tau", [0.05, 0.1, 1.0])
+def test_unsup_hand_computed(tau):
+    rng = np.random.default_rng(0)
+    h, hp = rng.normal(size=(5, 7)), rng.normal(size=(5, 7))
+    got = UnsupSimCSELoss(tau)(torch.tensor(np.concatenate([h, hp]), dtype=torch.float64)).item()
+    assert abs(got - _ref_loss(h, hp, None, tau)) < 1e-5 * max(1, abs(got))
+
+
+@pytest.mark.parametrize("tau,w", [(0.05, 0.0), (0.1, 0.0), (0.5, 1.0), (0.05, -0.7)])
+def test_sup_hand_computed(tau, w):
+    rng = np.random.default_rng(1)
+    h, hp, hn = rng.normal(size=(4, 6)), rng.normal(size=(4, 6)), rng.normal(size=(4, 6))
+    z = torch.tensor(np.concatenate([h, hp, hn]), dtype=torch.float64)
+    got = SupSimCSELoss(tau, w)(z).item()
+    assert abs(got - _ref_loss(h, hp, hn, tau, w)) < 1e-5 * max(1, abs(got))
+
+
+def test_perfect_alignment_is_low_loss():
+    "Orthogonal sentences whose two views coincide: the loss is log(1 + (n-1)·e^{-1/τ}), near 0."
+    z = torch.eye(4).repeat(2, 1)
+    assert abs(UnsupSimCSELoss(0.05)(z).item() - np.log(1 + 3 * np.exp(-20))) < 1e-7
+
+
+def test_unsup_batch_of_one_fails():
+    with pytest.raises(SembedError, match="batch size 1"):
+        UnsupSimCSELoss()(torch.randn(2, 8))
+
+
+def test_bad_temperature():
+    with pytest.raises(SembedError, match="temperature"): UnsupSimCSELoss(-1)
+    with pytest.raises(SembedError, match="temperature"): SupSimCSELoss(0)
+
+
+def test_mlp_head():
+    head = MLPHead(5)
+    x = torch.randn(3, 5)
+    ref = np.tanh(x.numpy() @ head.dense.weight.detach().numpy().T + head.dense.bias.detach().numpy())
+    assert np.allclose(head(x).detach().numpy(), ref, atol=1e-6)
+
+
+def test_dropout_views_differ_in_train_and_match_in_eval():
+    enc = tiny_encoder("cls_before_pooler", dropout=0.1)
+    feats = enc.tokenize(SENTS[:4] + SENTS[:4])   # the doubled batch, one forward
+    enc.train()
+    z = enc(feats)
+    assert (z[:4] - z[4:]).abs().max() > 1e-4
+    enc.eval()
+    with torch.no_grad(): z = enc(feats)
+    assert torch.allclose(z[:4], z[4:], atol=1e-6)
+
+
+# --- distributed: 2 gloo processes with half a batch each == 1 process with the whole batch ---------
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+
+
+def _loss_and_grads(kind, sents, world=1):
+    "Tiny BERT (dropout off) + MLP head + objective on `sents`; returns (loss, {name: grad}) averaged over processes."
+    torch.manual_seed(0)
+    enc = tiny_encoder("cls_before_pooler", seed=0, dropout=0.0)
+    head = MLPHead(enc.hidden_size)
+    if kind == "unsup":
+        loss_fn, batch = UnsupSimCSELoss(0.05), list(sents) + list(sents)
+    else:
+        loss_fn = SupSimCSELoss(0.05, hard_negative_weight=0.3)
+        batch = [t[0] for t in sents] + [t[1] for t in sents] + [t[2] for t in sents]
+    loss = loss_fn(head(enc(enc.tokenize(batch))))
+    loss.backward()
+    params = dict(enc.model.named_parameters(prefix="model")) | dict(head.named_parameters(prefix="head"))
+    grads = {k: (p.grad.clone() if p.grad is not None else torch.zeros_like(p)) for k, p in params.items()}
+    loss = loss.detach().clone()
+    if world > 1:   # what DDP does: average gradients (and we average the logged loss)
+        import torch.distributed as dist
+        for g in grads.values(): dist.all_reduce(g); g /= world
+        dist.all_reduce(loss); loss /= world
+    return loss.item(), {k: g.numpy() for k, g in grads.items()}
+
+
+def _worker(rank, world, port, kind, data, out):
+    import torch.distributed as dist
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        b = len(data) // world
+        res = _loss_and_grads(kind, data[rank * b:(rank + 1) * b], world)
+        if rank == 0: torch.save(res, out)
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("kind", ["unsup", "sup"])
+def test_distributed_equivalence(kind, tmp_path):
+    data = SENTS[:8] if kind == "unsup" else [(SENTS[i], SENTS[i + 8], SENTS[(i + 3) % 16]) for i in range(8)]
+    loss1, grads1 = _loss_and_grads(kind, data)
+    out = tmp_path / "rank0.pt"
+    mp.start_processes(_worker, args=(2, _free_port(), kind, data, out), nprocs=2, join=True, start_method="spawn")
+    loss2, grads2 = torch.load(out, weights_only=False)
+    assert abs(loss1 - loss2) <= 1e-6
+    assert grads1.keys() == grads2.keys()
+    nonzero = 0
+    for k in grads1:
+        assert np.abs(grads1[k] - grads2[k]).max() <= 1e-6, k
+        nonzero += bool(np.abs(grads1[k]).max() > 0)
+    assert nonzero > 10   # the comparison is about real gradients, not zeros
