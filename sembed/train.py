@@ -265,7 +265,7 @@ def train(config: TrainConfig | dict,  # the run's settings
     st = {"step": 0, "loss_rows": [], "dev_rows": [], "best": None, "best_step": None, "window": [0.0, 0]}
     last = ckpt_dir / "last.pt"
     if last.exists():
-        ck = torch.load(last, map_location=device, weights_only=False)
+        ck = torch.load(last, map_location="cpu", weights_only=False)   # RNG states must stay CPU tensors
         _resume_config_check(ck, cfg.to_dict(), last)
         net.encoder.model.load_state_dict(ck["model"]); net.head.load_state_dict(ck["head"])
         opt.load_state_dict(ck["optimizer"]); sched.load_state_dict(ck["scheduler"])
@@ -333,7 +333,7 @@ def train(config: TrainConfig | dict,  # the run's settings
     summary = None
     if rank == 0:
         if dev_eval is not None and (ckpt_dir / "best.pt").exists():
-            best = torch.load(ckpt_dir / "best.pt", map_location=device, weights_only=False)
+            best = torch.load(ckpt_dir / "best.pt", map_location="cpu", weights_only=False)
             net.encoder.model.load_state_dict(best["model"]); net.head.load_state_dict(best["head"])
         net.eval()
         pooler = save_trained(encoder, out_dir, head=head if cfg.head == "mlp" else None, head_mode=cfg.head,
