@@ -70,7 +70,8 @@ def save_trained(encoder,                 # trained SentenceEncoder (its `.poole
     with atomic_path(out_dir, is_dir=True) as tmp:
         encoder.save_pretrained(str(tmp))
         if not (tmp / "tokenizer_config.json").exists(): encoder.tokenizer.save_pretrained(str(tmp))
-        write_json(tmp / "sembed.json", {"pooler": pooler, "base_model": base_model, "method": method,
-                                          "max_length": int(max_length), **(extra or {})})
+        meta = json.loads((tmp / "sembed.json").read_text()) if (tmp / "sembed.json").exists() else {}
+        meta.update({"pooler": pooler, "base_model": base_model, "method": method, "max_length": int(max_length), **(extra or {})})
+        write_json(tmp / "sembed.json", meta)   # keeps what the encoder's own save_pretrained recorded
         save_sentence_transformers(tmp, tmp / "st", pooler, max_length)
     return pooler

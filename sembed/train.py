@@ -188,8 +188,18 @@ def _resume_config_check(ckpt, cfg, path):
 def _init_distributed():
     import torch.distributed as dist
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        if torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     return world()
+
+def _check_examples(examples, method):
+    "In-memory examples must look like what the files give: str (unsup) or 3 non-empty str (sup)."
+    for i, e in enumerate(examples):
+        ok = isinstance(e, str) and e.strip() if method == "unsup" else \
+             isinstance(e, (tuple, list)) and len(e) == 3 and all(isinstance(x, str) and x.strip() for x in e)
+        if not ok: fail(f"train: example {i}: bad value {e!r} (method '{method}' needs " +
+                        ("a non-empty sentence)" if method == "unsup" else "(anchor, entailment, contradiction) strings)"))
+    return list(examples)
 
 def _load_encoder(cfg, device):
     from sembed.encoders import SentenceEncoder
@@ -217,6 +227,7 @@ def train(config: TrainConfig | dict,  # the run's settings
         if not cfg.train_file: fail("TrainConfig: field train_file: empty (no training data given)")
         examples = read_sentences(cfg.train_file) if cfg.method == "unsup" else read_triplets(cfg.train_file)
     elif not examples: fail("train: no training examples")
+    else: examples = _check_examples(examples, cfg.method)
     if cfg.limit: examples = examples[:cfg.limit]
     view = unsup_view if cfg.method == "unsup" else sup_view
     rank, ws = _init_distributed()
@@ -254,13 +265,12 @@ def train(config: TrainConfig | dict,  # the run's settings
     st = {"step": 0, "loss_rows": [], "dev_rows": [], "best": None, "best_step": None, "window": [0.0, 0]}
     last = ckpt_dir / "last.pt"
     if last.exists():
-        ck = torch.load(last, map_location=device, weights_only=False)
+        ck = torch.load(last, map_location="cpu", weights_only=False)   # RNG states must stay CPU tensors
         _resume_config_check(ck, cfg.to_dict(), last)
         net.encoder.model.load_state_dict(ck["model"]); net.head.load_state_dict(ck["head"])
         opt.load_state_dict(ck["optimizer"]); sched.load_state_dict(ck["scheduler"])
         _set_rng_state(ck["rng"][rank] if rank < len(ck["rng"]) else ck["rng"][0])
         st = ck["state"]
-    elif rank == 0: ckpt_dir.mkdir(parents=True, exist_ok=True)
 
     def evaluate(step):
         score = torch.zeros(1, dtype=torch.float64)
@@ -273,7 +283,7 @@ def train(config: TrainConfig | dict,  # the run's settings
             score = score.to(device); dist.broadcast(score, 0); score = score.cpu()
         s = score.item()
         st["dev_rows"].append((step, s))
-        if st["best"] is None or s > st["best"]:
+        if st["best"] is None or s > st["best"] or (math.isnan(st["best"]) and not math.isnan(s)):
             st["best"], st["best_step"] = s, step
             if rank == 0: _save({"model": net.encoder.model.state_dict(), "head": net.head.state_dict()}, ckpt_dir / "best.pt")
 
@@ -323,7 +333,7 @@ def train(config: TrainConfig | dict,  # the run's settings
     summary = None
     if rank == 0:
         if dev_eval is not None and (ckpt_dir / "best.pt").exists():
-            best = torch.load(ckpt_dir / "best.pt", map_location=device, weights_only=False)
+            best = torch.load(ckpt_dir / "best.pt", map_location="cpu", weights_only=False)
             net.encoder.model.load_state_dict(best["model"]); net.head.load_state_dict(best["head"])
         net.eval()
         pooler = save_trained(encoder, out_dir, head=head if cfg.head == "mlp" else None, head_mode=cfg.head,
@@ -332,7 +342,7 @@ def train(config: TrainConfig | dict,  # the run's settings
                    "steps": total, "steps_per_epoch": steps_per_epoch, "test_pooler": pooler,
                    "best_step": st["best_step"], "best_stsb_dev_spearman": st["best"],
                    "final_loss": st["loss_rows"][-1][1] if st["loss_rows"] else None,
-                   "steps_per_second": done / secs if done > 0 and secs > 0 else None,
+                   "steps_per_second": done / secs if done > 0 and secs > 0 else None, "seconds": secs,
                    "provenance": provenance(seed=cfg.seed)}
         _write_csv(log_dir / f"{prefix}train_loss.csv", ("step", "loss", "lr"), st["loss_rows"])
         _write_csv(log_dir / f"{prefix}dev.csv", ("step", "stsb_dev_spearman"), st["dev_rows"])

