@@ -1,6 +1,6 @@
 """Tests for sembed.encoders: poolers against hand computations on tiny random models, the fast `encode`
 path against naive per-sentence encoding, errors, and (slow) the real offline models."""
-import functools, gzip, json, os
+import functools, gzip, json, os, subprocess, sys
 from pathlib import Path
 import numpy as np
 import pytest
@@ -279,6 +279,18 @@ def test_save_and_restore(bert, tok, tmp_path):
     # saving again keeps the base model; a failed save leaves no folder behind
     back.save_pretrained(tmp_path / "m2")
     assert json.loads((tmp_path / "m2" / "sembed.json").read_text())["base_model"] == "tiny"
+
+
+def test_hub_model_unavailable_is_one_line_error(tmp_path):
+    "Paper-scale models come from the hub; without it (HF_HUB_OFFLINE=1, no cache) the user gets one clear line."
+    code = ("from sembed.encoders import SentenceEncoder\nfrom sembed.core import SembedError\n"
+            "try: SentenceEncoder.from_pretrained('roberta-base', pooler='cls')\n"
+            "except SembedError as e: print('SEMBED', e)")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf-home"), PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    line = [l for l in r.stdout.splitlines() if l.startswith("SEMBED")]
+    assert line, r.stderr[-2000:]
+    assert "model 'roberta-base': could not load FacebookAI/roberta-base (not installed offline" in line[0]
 
 
 def test_refuses_pickle_only_checkpoint(bert, tok, tmp_path):
