@@ -104,7 +104,7 @@ def _load(src: ModelSource, device=None):
     try:
         tok = AutoTokenizer.from_pretrained(src.path, **({"gguf_file": src.gguf_file} if src.gguf_file else {}))
         model, info = AutoModel.from_pretrained(src.path, output_loading_info=True, **kw)
-    except (OSError, ValueError, EnvironmentError) as e:
+    except (OSError, ValueError, ImportError) as e:  # missing files, hub unreachable, bad checkpoint, no gguf
         hint = " (not installed offline; the hub needs internet)" if src.origin == "hub" else ""
         fail(f"model '{src.name}': could not load {where}{hint}: {_one_line(e)}")
     if device is not None: model = model.to(device)

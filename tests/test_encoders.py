@@ -1,6 +1,6 @@
 """Tests for sembed.encoders: poolers against hand computations on tiny random models, the fast `encode`
 path against naive per-sentence encoding, errors, and (slow) the real offline models."""
-import functools, gzip, json, os
+import functools, gzip, json, os, subprocess, sys
 from pathlib import Path
 import numpy as np
 import pytest
@@ -171,18 +171,19 @@ def test_cls_needs_a_pooler_layer(llama, tok, tmp_path):
 
 # ---------------------------------------------------------------- encode
 @pytest.mark.parametrize("name", list(POOLERS))
-@pytest.mark.parametrize("batch_size", [1, 3, 128])
-def test_encode_equals_naive(name, batch_size, bert, tok):
+def test_encode_equals_naive(name, bert, tok):
     rng = np.random.default_rng(0)
     pool = SENTS + ["another one", "the cat sat on the mat .", "", "words " * 40]
     sentences = [pool[i] for i in rng.integers(0, len(pool), 30)]
     enc = SentenceEncoder(bert, tok, pooler=name, max_length=24)
-    with torch.no_grad():
-        naive = np.concatenate([enc(enc.tokenize([s])).numpy() for s in sentences])
-    fast = enc.encode(sentences, batch_size=batch_size, progress=False)
-    assert fast.dtype == np.float32 and fast.shape == (30, 32)
-    np.testing.assert_allclose(fast, naive, atol=1e-5)
-    norm = enc.encode(sentences, batch_size=batch_size, progress=False, normalize=True)
+    with torch.no_grad():  # one unpadded forward per sentence, in input order
+        single = {s: enc(enc.tokenize([s])).numpy()[0] for s in pool}
+    naive = np.stack([single[s] for s in sentences])
+    for batch_size in (1, 3, 128):
+        fast = enc.encode(sentences, batch_size=batch_size, progress=False)
+        assert fast.dtype == np.float32 and fast.shape == (30, 32)
+        np.testing.assert_allclose(fast, naive, atol=1e-5)
+    norm = enc.encode(sentences, batch_size=3, progress=False, normalize=True)
     np.testing.assert_allclose(norm, naive / np.linalg.norm(naive, axis=1, keepdims=True), atol=1e-5)
 
 
@@ -279,6 +280,18 @@ def test_save_and_restore(bert, tok, tmp_path):
     # saving again keeps the base model; a failed save leaves no folder behind
     back.save_pretrained(tmp_path / "m2")
     assert json.loads((tmp_path / "m2" / "sembed.json").read_text())["base_model"] == "tiny"
+
+
+def test_hub_model_unavailable_is_one_line_error(tmp_path):
+    "Paper-scale models come from the hub; without it (HF_HUB_OFFLINE=1, no cache) the user gets one clear line."
+    code = ("from sembed.encoders import SentenceEncoder\nfrom sembed.core import SembedError\n"
+            "try: SentenceEncoder.from_pretrained('roberta-base', pooler='cls')\n"
+            "except SembedError as e: print('SEMBED', e)")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf-home"), PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    line = [l for l in r.stdout.splitlines() if l.startswith("SEMBED")]
+    assert line, r.stderr[-2000:]
+    assert "model 'roberta-base': could not load FacebookAI/roberta-base (not installed offline" in line[0]
 
 
 def test_refuses_pickle_only_checkpoint(bert, tok, tmp_path):
