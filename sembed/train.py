@@ -146,21 +146,27 @@ def linear_schedule(step: int, total: int, warmup: int) -> float:
 
 # %% ../nbs/06_train.ipynb
 class EvalEncoder:
-    "Test-time view of an encoder being trained: `encode` in eval mode, without gradients, with the kept head."
-    def __init__(self, encoder, head=None):
-        self.encoder, self.head = encoder, head
+    """Test-time view of an encoder being trained: `encode` in eval mode, without gradients, with the kept head,
+    and with the test-time `max_length` (SimCSE truncates to 32 tokens only while training)."""
+    def __init__(self, encoder, head=None, max_length=None):
+        self.encoder, self.head, self.max_length = encoder, head, max_length
         self.pooler = "cls" if head is not None else encoder.pooler
 
     @torch.no_grad()
-    def encode(self, sentences, batch_size=128, progress=False, normalize=None) -> np.ndarray:
+    def encode(self, sentences, batch_size=64, progress=False, normalize=None) -> np.ndarray:
         dev = next(self.encoder.parameters()).device
-        out = []
-        for i in range(0, len(sentences), batch_size):
-            feats = {k: v.to(dev) for k, v in self.encoder.tokenize(list(sentences[i:i + batch_size])).items()}
-            z = self.encoder(feats)
-            if self.head is not None: z = self.head(z)
-            out.append(z.float().cpu().numpy())
+        order = np.argsort([-len(s) for s in sentences], kind="stable")  # similar lengths share a batch: less padding
+        out, train_len = [], getattr(self.encoder, "max_length", None)
+        if self.max_length: self.encoder.max_length = self.max_length
+        try:
+            for i in range(0, len(sentences), batch_size):
+                feats = {k: v.to(dev) for k, v in self.encoder.tokenize([sentences[j] for j in order[i:i + batch_size]]).items()}
+                z = self.encoder(feats)
+                if self.head is not None: z = self.head(z)
+                out.append(z.float().cpu().numpy())
+        finally: self.encoder.max_length = train_len
         z = np.concatenate(out) if out else np.zeros((0, self.encoder.hidden_size), np.float32)
+        z = z[np.argsort(order, kind="stable")] if len(z) else z
         if normalize: z = z / np.linalg.norm(z, axis=1, keepdims=True).clip(1e-12)
         return z.astype(np.float32)
 
@@ -203,7 +209,7 @@ def _check_examples(examples, method):
 
 def _load_encoder(cfg, device):
     from sembed.encoders import SentenceEncoder
-    return SentenceEncoder.from_pretrained(cfg.model, pooler=cfg.pooler, max_length=cfg.max_length, device=device)
+    return SentenceEncoder.from_pretrained(cfg.model, pooler=cfg.pooler, device=device)  # test-time max_length
 
 class _Net(nn.Module):
     "Encoder + training head as one module (what DDP wraps)."
@@ -245,6 +251,8 @@ def train(config: TrainConfig | dict,  # the run's settings
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}") if cuda else torch.device("cpu")
     set_seed(cfg.seed)
     if encoder is None: encoder = _load_encoder(cfg, device)
+    test_max_length = getattr(encoder, "max_length", None) or cfg.max_length  # evaluation and the saved model: the model's own limit
+    encoder.max_length = cfg.max_length                      # training: the paper's 32 tokens
     if getattr(encoder, "pooler", cfg.pooler) != cfg.pooler:
         fail(f"TrainConfig: field pooler: '{cfg.pooler}' but the given encoder pools with '{encoder.pooler}'")
     head = MLPHead(encoder.hidden_size) if cfg.head != "none" else nn.Identity()
@@ -276,7 +284,7 @@ def train(config: TrainConfig | dict,  # the run's settings
         score = torch.zeros(1, dtype=torch.float64)
         if rank == 0:
             rng = _rng_state(); net.eval()
-            score[0] = float(dev_eval(EvalEncoder(encoder, kept_head)))
+            score[0] = float(dev_eval(EvalEncoder(encoder, kept_head, test_max_length)))
             net.train(); _set_rng_state(rng)
         if ws > 1:
             import torch.distributed as dist
@@ -336,17 +344,22 @@ def train(config: TrainConfig | dict,  # the run's settings
             best = torch.load(ckpt_dir / "best.pt", map_location="cpu", weights_only=False)
             net.encoder.model.load_state_dict(best["model"]); net.head.load_state_dict(best["head"])
         net.eval()
+        encoder.max_length = test_max_length
         pooler = save_trained(encoder, out_dir, head=head if cfg.head == "mlp" else None, head_mode=cfg.head,
-                              method=f"simcse-{cfg.method}", base_model=cfg.model, max_length=cfg.max_length)
+                              method=f"simcse-{cfg.method}", base_model=cfg.model, max_length=test_max_length)
         summary = {"method": f"simcse-{cfg.method}", "config": cfg.to_dict(), "examples": n, "world_size": ws,
                    "steps": total, "steps_per_epoch": steps_per_epoch, "test_pooler": pooler,
                    "best_step": st["best_step"], "best_stsb_dev_spearman": st["best"],
                    "final_loss": st["loss_rows"][-1][1] if st["loss_rows"] else None,
-                   "steps_per_second": done / secs if done > 0 and secs > 0 else None, "seconds": secs,
                    "provenance": provenance(seed=cfg.seed)}
+        # timings vary from run to run: kept out of the (deterministic) metrics file
+        speed = {"steps_per_second": done / secs if done > 0 and secs > 0 else None, "seconds": secs,
+                 "device": provenance()["device"]}
         _write_csv(log_dir / f"{prefix}train_loss.csv", ("step", "loss", "lr"), st["loss_rows"])
         _write_csv(log_dir / f"{prefix}dev.csv", ("step", "stsb_dev_spearman"), st["dev_rows"])
         write_json(log_dir / f"{prefix}train.json", summary)
+        write_json(log_dir / f"{prefix}train_speed.json", speed)
+        summary = {**summary, **speed}
         shutil.rmtree(ckpt_dir, ignore_errors=True)
     if ws > 1:
         import torch.distributed as dist
