@@ -65,7 +65,7 @@ def report_data(paper_id, root=".") -> dict:
     for mid, m in paper["methods"].items():
         cfg = run_config(params, paper, mid)
         res = read_json(root / m["results"])
-        base = (res or {}).get("model") or cfg.get("model") or "unknown"
+        base = cfg.get("model") or (res or {}).get("model") or "unknown"  # the model training started from
         rid, rrow = reported_row(paper, mid, cfg.get("model") or base)
         methods[mid] = {"label": m.get("label", mid), "config": cfg, "result": res, "scores": scores_of(res, paper["tasks"]),
                         "base_model": base, "reported_id": rid, "reported": rrow,

@@ -90,7 +90,7 @@ def test_paper_scale_has_no_banner(tmp_path):
     root = synthetic_results(tmp_path, scale="paper")
     soup = BeautifulSoup(render_report("simcse", root=root).read_text(), "html.parser")
     assert soup.find(class_="smoke-banner") is None
-    assert "reproduced (minilm-l6, paper)" in soup.select_one("table.comparison").get_text(" ")
+    assert "reproduced (bert-base-uncased, paper)" in soup.select_one("table.comparison").get_text(" ")
 
 
 @pytest.mark.parametrize("bad", ["nonsense", "simcse'; import os"])
