@@ -84,10 +84,20 @@ def docs(c):
         c.run("nbdev_docs", pty=False)
 
 
-@task
-def bench(c):
-    "Run the evaluation and training benchmarks (benchmarks/bench_eval.py, benchmarks/bench_train.py)."
+@task(help={"data": "data folder from `sembed download` (default: data)"})
+def bench_eval(c, data="data"):
+    "Benchmark: full 7-task STS evaluation of MiniLM, sembed vs sentence-transformers encode (ratio, score diff)."
     with c.cd(str(ROOT)):
-        for script in ("benchmarks/bench_eval.py", "benchmarks/bench_train.py"):
-            if not (ROOT / script).exists(): sys.exit(f"invoke bench: {script}: file not found")
-            c.run(f"python {script}", pty=False)
+        c.run(f"python benchmarks/bench_eval.py --data {data} --batch-size 64", pty=False)
+
+
+@task(help={"steps": "optimizer steps per contender (default 40)"})
+def bench_train(c, steps=40):
+    "Benchmark: unsupervised-SimCSE training steps/s, sembed vs sentence-transformers MultipleNegativesRankingLoss."
+    with c.cd(str(ROOT)):
+        c.run(f"python benchmarks/bench_train.py --steps {int(steps)}", pty=False)
+
+
+@task(pre=[bench_eval, bench_train])
+def bench(c):
+    "Run both benchmarks (bench-eval, bench-train)."

@@ -27,22 +27,9 @@ def sentences(mirror, n):
 
 
 def make_encoder(max_length):
-    "The real sembed encoder when present; otherwise a minimal object with the same documented interface."
-    try:
-        from sembed.encoders import SentenceEncoder
-        return SentenceEncoder.from_pretrained(MINILM, pooler="cls_before_pooler", max_length=max_length, device="cpu")
-    except ImportError:
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-        class Enc(torch.nn.Module):
-            def __init__(s):
-                super().__init__()
-                s.model, s.tokenizer = AutoModel.from_pretrained(MINILM), AutoTokenizer.from_pretrained(MINILM)
-                s.pooler, s.hidden_size = "cls_before_pooler", s.model.config.hidden_size
-            def tokenize(s, x): return dict(s.tokenizer(x, padding=True, truncation=True, max_length=max_length, return_tensors="pt"))
-            def forward(s, f): return s.model(**f).last_hidden_state[:, 0]
-            def save_pretrained(s, p): s.model.save_pretrained(p); s.tokenizer.save_pretrained(p)
-        return Enc()
+    "sembed's encoder: [CLS] of MiniLM (the SimCSE training pooler; the MLP head is added by `train`)."
+    from sembed.encoders import SentenceEncoder
+    return SentenceEncoder.from_pretrained(MINILM, pooler="cls_before_pooler", max_length=max_length, device="cpu")
 
 
 def bench_sembed(sents, a, tmp):

@@ -68,12 +68,13 @@ def set_seed(seed: int):
 
 # %% ../nbs/00_core.ipynb
 def git_commit(root=None):
-    "Current git commit (with `+dirty` when tracked files changed), or 'unknown' outside git."
+    "Current git commit (with `+dirty` when tracked files other than dvc.lock changed), or 'unknown' outside git."
     try:
         kw = dict(cwd=root, capture_output=True, text=True, timeout=10)
         c = subprocess.run(["git", "rev-parse", "HEAD"], **kw).stdout.strip()
         if not c: return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], **kw).stdout.strip()
+        # dvc.lock is rewritten by the pipeline itself while it runs: not a change to the code
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!dvc.lock"], **kw).stdout.strip()
         return c + ("+dirty" if dirty else "")
     except Exception: return "unknown"
 
