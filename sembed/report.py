@@ -13,7 +13,7 @@ from .registry import get_paper, paper_ids, reported_row, STS_COLUMNS
 # %% auto 0
 __all__ = ['SMOKE_BANNER', 'TEMPLATE', 'HTML_TEMPLATE', 'SORT_JS', 'run_config', 'read_json', 'read_csv', 'scores_of',
            'report_data', 'synthetic_results', 'comparison_table', 'provenance_rows', 'differences', 'plot_task_bars',
-           'plot_training', 'plot_geometry', 'notebook_to_html', 'render_report', 'leaderboard_rows',
+           'plot_training', 'plot_geometry', 'geometry_table', 'notebook_to_html', 'render_report', 'leaderboard_rows',
            'leaderboard_html', 'render_leaderboard']
 
 # %% ../nbs/11_report.ipynb
@@ -242,6 +242,17 @@ def plot_geometry(data: dict):
     if not geo: ax.text(0.5, 0.5, "no geometry.json yet", ha="center", transform=ax.transAxes)
     ax.set(xlabel="uniformity (lower is better)", ylabel="alignment (lower is better)", title="Alignment vs uniformity (STS-B)")
     fig.tight_layout(); return fig
+
+# %% ../nbs/11_report.ipynb
+def geometry_table(data: dict):
+    "pandas DataFrame of alignment and uniformity per model (from geometry.json)."
+    import pandas as pd
+    geo = data["geometry"] or {}
+    rows = {k: {"model": v.get("model"), "pooler": v.get("pooler"), "alignment": v["alignment"], "uniformity": v["uniformity"],
+                "positive pairs": v.get("n_pos_pairs"), "sentences": v.get("n_sentences")}
+            for k, v in geo.items() if isinstance(v, dict) and "alignment" in v}
+    df = pd.DataFrame.from_dict(rows, orient="index")
+    return df.round({"alignment": 4, "uniformity": 4}) if len(df) else df
 
 # %% ../nbs/11_report.ipynb
 HTML_TEMPLATE = """{%- extends 'index.html.j2' -%}

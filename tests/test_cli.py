@@ -106,3 +106,48 @@ def test_eval_unknown_protocol(data_dir, tmp_path):
     out = tmp_path / "r.json"
     p = run_sembed("eval", "--model", "minilm-l6", "--protocol", "glue", "--data", data_dir, "--out", out)
     assert_clean_failure(p, "unknown protocol 'glue'", out=out)
+
+
+# ---- training: bad params fail before any training, nothing left in the output folder (SimCSE, acceptance 7)
+
+def _params(tmp_path, edit):
+    import yaml
+    from conftest import ROOT
+    p = yaml.safe_load((ROOT / "params.yaml").read_text()); edit(p)
+    f = tmp_path / "params.yaml"; f.write_text(yaml.safe_dump(p)); return f
+
+
+@pytest.mark.parametrize("edit,msg", [
+    (lambda p: p.update(scale="huge"), "scale: unknown value 'huge'"),
+    (lambda p: p["simcse"]["smoke"]["unsup"].update(learning_rate=0), "learning_rate"),
+    (lambda p: p["simcse"]["smoke"]["unsup"].update(batch_size=1), "batch_size"),
+    (lambda p: p["simcse"]["smoke"]["unsup"].update(data="snli-devtest-triplets"), "needs sentences"),
+])
+def test_train_bad_params(tmp_path, data_dir, edit, msg):
+    out = tmp_path / "model"
+    p = run_sembed("train", "--method", "simcse-unsup", "--params", _params(tmp_path, edit), "--data", data_dir,
+                   "--out", out, "--logs", tmp_path / "logs")
+    assert_clean_failure(p, msg, out=out)
+    assert not (tmp_path / "logs").exists()
+
+
+def test_train_empty_corpus(tmp_path, data_dir):
+    d = tmp_path / "data"; shutil.copytree(data_dir, d)
+    (d / "train").mkdir(); (d / "train" / "snli-devtest-sentences.txt").write_text("")
+    out = tmp_path / "model"
+    p = run_sembed("train", "--method", "simcse-unsup", "--data", d, "--out", out, "--logs", tmp_path / "logs")
+    assert_clean_failure(p, "snli-devtest-sentences.txt", out=out)
+
+
+def test_train_triplets_missing_column(tmp_path, data_dir):
+    d = tmp_path / "data"; shutil.copytree(data_dir, d)
+    (d / "train").mkdir(); (d / "train" / "snli-devtest-triplets.csv").write_text("sent0,sent1\na,b\nc,d\n")
+    out = tmp_path / "model"
+    p = run_sembed("train", "--method", "simcse-sup", "--data", d, "--out", out, "--logs", tmp_path / "logs")
+    assert_clean_failure(p, "hard_neg", out=out)
+
+
+def test_train_unknown_method(tmp_path, data_dir):
+    out = tmp_path / "model"
+    p = run_sembed("train", "--method", "simcse-large", "--data", data_dir, "--out", out, "--logs", tmp_path / "logs")
+    assert_clean_failure(p, "unknown method 'simcse-large'", out=out)
