@@ -61,7 +61,11 @@ def cmd_eval(a):
     enc = SentenceEncoder.from_pretrained(a.model, pooler=a.pooler, max_length=a.max_length)
     res = evaluate_sts(lambda s: enc.encode(s, batch_size=a.batch_size), protocol=a.protocol, tasks=tasks,
                        split=a.split, root=a.data)
-    res = make_result(res, a.model, enc.pooler, max_length=enc.max_length, batch_size=a.batch_size)
+    settings = {"model": a.model, "pooler": enc.pooler, "protocol": a.protocol, "split": a.split, "tasks": tasks,
+                "max_length": enc.max_length, "batch_size": a.batch_size}
+    seed = load_params(a.params).get("seed") if Path(a.params).exists() else None
+    res = make_result(res, a.model, enc.pooler, seed=seed, params_hash=sha256_json(settings),
+                      max_length=enc.max_length, batch_size=a.batch_size)
     write_json(out, res)
     print(format_result(res))
 

@@ -21,3 +21,4 @@ def test_minilm_matches_mteb_published(data_dir, tmp_path):
     for t, ref in MTEB_PUBLISHED.items():
         assert abs(got[t] - ref) <= 0.01, f"{t}: ours {got[t]:.4f} vs MTEB {ref}"
     assert res["tasks"]["SICK-R"]["n"] == 9927
+    assert {"git_commit", "params_hash", "seed", "torch", "transformers", "device"} <= set(res["provenance"])
