@@ -31,12 +31,13 @@ ST_POOLING = {"avg": "mean", "cls_before_pooler": "cls", "cls": "cls", "last_tok
 def save_sentence_transformers(hf_dir,         # Hugging Face folder written by `save_pretrained`
                                st_dir,         # output folder (written atomically)
                                pooler: str,    # sembed pooler name
-                               max_length: int):  # max_seq_length of the Transformer module
+                               max_length: int,   # max_seq_length of the Transformer module
+                               normalize: bool = False):  # append L2 normalisation (as the sembed encoder does)
     "Write a sentence-transformers folder computing the same embeddings as sembed's `pooler` over `hf_dir`."
     if pooler not in ST_POOLING:
         fail(f"export: pooler '{pooler}' has no sentence-transformers equivalent (exportable: {', '.join(ST_POOLING)})")
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer.modules import Dense, Pooling, Transformer
+    from sentence_transformers.sentence_transformer.modules import Dense, Normalize, Pooling, Transformer
     tr = Transformer(str(hf_dir), max_seq_length=int(max_length))
     hidden = tr.get_embedding_dimension() if hasattr(tr, "get_embedding_dimension") else tr.get_word_embedding_dimension()
     modules = [tr, Pooling(hidden, pooling_mode=ST_POOLING[pooler])]
@@ -44,6 +45,7 @@ def save_sentence_transformers(hf_dir,         # Hugging Face folder written by 
         pd = tr.auto_model.pooler.dense
         modules.append(Dense(hidden, hidden, activation_function=torch.nn.Tanh(),
                              init_weight=pd.weight.detach().clone(), init_bias=pd.bias.detach().clone()))
+    if normalize: modules.append(Normalize())
     with atomic_path(st_dir, is_dir=True) as tmp:
         SentenceTransformer(modules=modules, device="cpu").save(str(tmp))
     return Path(st_dir)
@@ -73,5 +75,5 @@ def save_trained(encoder,                 # trained SentenceEncoder (its `.poole
         meta = json.loads((tmp / "sembed.json").read_text()) if (tmp / "sembed.json").exists() else {}
         meta.update({"pooler": pooler, "base_model": base_model, "method": method, "max_length": int(max_length), **(extra or {})})
         write_json(tmp / "sembed.json", meta)   # keeps what the encoder's own save_pretrained recorded
-        save_sentence_transformers(tmp, tmp / "st", pooler, max_length)
+        save_sentence_transformers(tmp, tmp / "st", pooler, max_length, normalize=bool(getattr(encoder, "normalize", False)))
     return pooler

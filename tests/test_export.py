@@ -56,6 +56,20 @@ def test_trained_sup_model_round_trip(tmp_path):
     assert np.abs(_st(tmp_path / "m" / "st").encode(SENTS) - head_view.encode(SENTS)).max() <= 1e-5
 
 
+@pytest.mark.parametrize("pooler", ["cls_before_pooler", "avg"])
+def test_normalizing_encoder_exports_a_normalize_module(tmp_path, pooler):
+    "An encoder that L2-normalises (e.g. one trained from MiniLM) exports with a Normalize module."
+    from sembed.encoders import SentenceEncoder
+    t = tiny_encoder(pooler)
+    enc = SentenceEncoder(t.model, t.tokenizer, pooler=pooler, max_length=32, normalize=True).eval()
+    save_trained(enc, tmp_path / "m", head_mode="none")
+    st = _st(tmp_path / "m" / "st")
+    assert [type(m).__name__ for m in st][-1] == "Normalize"
+    ref = enc.encode(SENTS)
+    assert np.allclose(np.linalg.norm(ref, axis=1), 1, atol=1e-5)
+    assert np.abs(st.encode(SENTS) - ref).max() <= 1e-5
+
+
 def test_unexportable_pooler(tmp_path):
     enc = tiny_encoder("avg"); enc.pooler = "avg_first_last"
     with pytest.raises(SembedError, match="pooler 'avg_first_last' has no sentence-transformers equivalent"):
