@@ -94,9 +94,9 @@ def cmd_prepare(a):
 
 # %% ../nbs/04_cli.ipynb
 def cmd_train(a):
-    "Train `--method` at the `scale` set in params.yaml; the model goes to `--out`, logs to `--logs`."
+    "Train `--method` at the `scale` set in params.yaml; the model goes to `--out`, logs and metrics to `--results`."
     mod = _method_module(a.method)
-    mod.train_method(a.method, load_params(a.params), data_root=a.data, out=a.out, logs=a.logs, resume=not a.no_resume)
+    mod.train_method(a.method, load_params(a.params), data_root=a.data, out=a.out, logs=a.results, resume=not a.no_resume)
 
 # %% ../nbs/04_cli.ipynb
 def parse_model_spec(spec):
@@ -150,7 +150,7 @@ def build_parser():
     t = sub.add_parser("train", help="train one method at the current scale")
     t.add_argument("--method", required=True, help=", ".join(METHODS))
     t.add_argument("--params", default="params.yaml"); t.add_argument("--data", default="data")
-    t.add_argument("--out", required=True, help="model folder"); t.add_argument("--logs", required=True, help="folder for logs/metrics")
+    t.add_argument("--out", required=True, help="model folder"); t.add_argument("--results", required=True, help="folder for training logs/metrics")
     t.add_argument("--no-resume", action="store_true", help="ignore checkpoints of an interrupted run")
     t.set_defaults(func=cmd_train)
     g = sub.add_parser("geometry", help="alignment/uniformity on STS-B")

@@ -126,7 +126,7 @@ def _params(tmp_path, edit):
 def test_train_bad_params(tmp_path, data_dir, edit, msg):
     out = tmp_path / "model"
     p = run_sembed("train", "--method", "simcse-unsup", "--params", _params(tmp_path, edit), "--data", data_dir,
-                   "--out", out, "--logs", tmp_path / "logs")
+                   "--out", out, "--results", tmp_path / "logs")
     assert_clean_failure(p, msg, out=out)
     assert not (tmp_path / "logs").exists()
 
@@ -135,7 +135,7 @@ def test_train_empty_corpus(tmp_path, data_dir):
     d = tmp_path / "data"; shutil.copytree(data_dir, d)
     (d / "train").mkdir(); (d / "train" / "snli-devtest-sentences.txt").write_text("")
     out = tmp_path / "model"
-    p = run_sembed("train", "--method", "simcse-unsup", "--data", d, "--out", out, "--logs", tmp_path / "logs")
+    p = run_sembed("train", "--method", "simcse-unsup", "--data", d, "--out", out, "--results", tmp_path / "logs")
     assert_clean_failure(p, "snli-devtest-sentences.txt", out=out)
 
 
@@ -143,11 +143,11 @@ def test_train_triplets_missing_column(tmp_path, data_dir):
     d = tmp_path / "data"; shutil.copytree(data_dir, d)
     (d / "train").mkdir(); (d / "train" / "snli-devtest-triplets.csv").write_text("sent0,sent1\na,b\nc,d\n")
     out = tmp_path / "model"
-    p = run_sembed("train", "--method", "simcse-sup", "--data", d, "--out", out, "--logs", tmp_path / "logs")
+    p = run_sembed("train", "--method", "simcse-sup", "--data", d, "--out", out, "--results", tmp_path / "logs")
     assert_clean_failure(p, "hard_neg", out=out)
 
 
 def test_train_unknown_method(tmp_path, data_dir):
     out = tmp_path / "model"
-    p = run_sembed("train", "--method", "simcse-large", "--data", data_dir, "--out", out, "--logs", tmp_path / "logs")
+    p = run_sembed("train", "--method", "simcse-large", "--data", data_dir, "--out", out, "--results", tmp_path / "logs")
     assert_clean_failure(p, "unknown method 'simcse-large'", out=out)

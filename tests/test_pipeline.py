@@ -50,7 +50,7 @@ def test_smoke_training_is_deterministic(repro, tmp_path):
     "Same params and seed on CPU -> identical training log and identical metrics JSON."
     out, logs = tmp_path / "model", tmp_path / "logs"
     p = run_sembed("train", "--method", "simcse-unsup", "--params", "params.yaml", "--data", "data",  # as dvc.yaml runs it
-                   "--out", out, "--logs", logs, "--no-resume", cwd=ROOT)
+                   "--out", out, "--results", logs, "--no-resume", cwd=ROOT)
     assert p.returncode == 0, p.stderr[-3000:]
     ref = ROOT / "results/simcse"
     for f in ["unsup.train_loss.csv", "unsup.dev.csv"]:
