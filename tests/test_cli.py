@@ -131,20 +131,16 @@ def test_train_bad_params(tmp_path, data_dir, edit, msg):
     assert not (tmp_path / "logs").exists()
 
 
-def test_train_empty_corpus(tmp_path, data_dir):
+@pytest.mark.parametrize("method,name,content,msg", [
+    ("simcse-unsup", "snli-devtest-sentences.txt", "", "snli-devtest-sentences.txt"),     # empty corpus
+    ("simcse-sup", "snli-devtest-triplets.csv", "sent0,sent1\na,b\nc,d\n", "hard_neg"),  # triplets missing a column
+])
+def test_train_bad_corpus(tmp_path, data_dir, method, name, content, msg):
     d = tmp_path / "data"; shutil.copytree(data_dir, d)
-    (d / "train").mkdir(); (d / "train" / "snli-devtest-sentences.txt").write_text("")
+    (d / "train").mkdir(); (d / "train" / name).write_text(content)
     out = tmp_path / "model"
-    p = run_sembed("train", "--method", "simcse-unsup", "--data", d, "--out", out, "--results", tmp_path / "logs")
-    assert_clean_failure(p, "snli-devtest-sentences.txt", out=out)
-
-
-def test_train_triplets_missing_column(tmp_path, data_dir):
-    d = tmp_path / "data"; shutil.copytree(data_dir, d)
-    (d / "train").mkdir(); (d / "train" / "snli-devtest-triplets.csv").write_text("sent0,sent1\na,b\nc,d\n")
-    out = tmp_path / "model"
-    p = run_sembed("train", "--method", "simcse-sup", "--data", d, "--out", out, "--results", tmp_path / "logs")
-    assert_clean_failure(p, "hard_neg", out=out)
+    p = run_sembed("train", "--method", method, "--data", d, "--out", out, "--results", tmp_path / "logs")
+    assert_clean_failure(p, msg, out=out)
 
 
 def test_train_unknown_method(tmp_path, data_dir):
