@@ -194,10 +194,7 @@ class SentenceEncoder(nn.Module):
                  base_model=None):         # name recorded in sembed.json (default: the model's name_or_path)
         super().__init__()
         self.model, self.tokenizer = model, tokenizer
-        self._pool, self._needs_hidden = get_pooler(pooler)
-        self.pooler = pooler
-        if pooler == "cls" and getattr(model, "pooler", None) is None:
-            fail(f"pooler 'cls': {type(model).__name__} has no pooler layer (pooler_output); use 'cls_before_pooler' or another pooler")
+        self.pooler = pooler  # validated by the property below
         if max_length is None: max_length = _default_max_length(model, tokenizer)
         if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 1:
             fail(f"max_length: bad value {max_length!r} (a positive integer)")
@@ -208,6 +205,15 @@ class SentenceEncoder(nn.Module):
             if tokenizer.eos_token is None: fail(f"tokenizer {type(tokenizer).__name__}: no pad token and no eos token to pad with")
             tokenizer.pad_token = tokenizer.eos_token
         self._accepts = set(inspect.signature(model.forward).parameters)
+
+    @property
+    def pooler(self): return self._pooler_name
+    @pooler.setter
+    def pooler(self, name):  # switching the pooler (e.g. after folding a head into `cls`) re-selects the function
+        pool, needs_hidden = get_pooler(name)
+        if name == "cls" and getattr(self.model, "pooler", None) is None:
+            fail(f"pooler 'cls': {type(self.model).__name__} has no pooler layer (pooler_output); use 'cls_before_pooler' or another pooler")
+        self._pooler_name, self._pool, self._needs_hidden = name, pool, needs_hidden
 
     @property
     def hidden_size(self): return self.model.config.hidden_size

@@ -349,3 +349,14 @@ def test_smollm2_gguf_offline_encodes(smollm2, pooler):
             np.testing.assert_allclose(enc.encode(sents, batch_size=3, progress=False), e, atol=1e-4)
     finally:
         enc.tokenizer.padding_side = old
+
+
+def test_switching_pooler_reselects_the_function():
+    "Assigning `.pooler` after construction changes what `forward` computes (and is validated)."
+    from _tiny import SENTS, tiny_encoder
+    enc = tiny_encoder("cls_before_pooler").eval()
+    before = enc.encode(SENTS[:4], progress=False)
+    enc.pooler = "avg"
+    assert np.abs(enc.encode(SENTS[:4], progress=False) - before).max() > 1e-3
+    with pytest.raises(SembedError, match="unknown pooler|max"):
+        enc.pooler = "max"
