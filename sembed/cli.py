@@ -6,11 +6,12 @@
 from __future__ import annotations
 import argparse, sys
 from pathlib import Path
-from .core import SembedError, fail, load_params, provenance, sha256_json, write_json
+from .core import SembedError, check_writable, fail, load_params, provenance, sha256_json, write_json
 
 # %% auto 0
-__all__ = ['METHODS', 'check_choice', 'check_out_json', 'resolve_alias', 'cmd_download', 'cmd_eval', 'format_result',
-           'cmd_prepare', 'cmd_train', 'parse_model_spec', 'cmd_geometry', 'build_parser', 'main']
+__all__ = ['check_choice', 'check_out_json', 'cmd_download', 'method_table', 'markdown_table', 'cmd_methods', 'cmd_eval',
+           'format_result', 'cmd_prepare', 'cmd_train', 'parse_model_spec', 'cmd_geometry', 'cmd_report',
+           'build_parser', 'main']
 
 # %% ../nbs/04_cli.ipynb
 def check_choice(field, value, allowed):
@@ -19,43 +20,72 @@ def check_choice(field, value, allowed):
     return value
 
 # %% ../nbs/04_cli.ipynb
-def check_out_json(path):
-    "An output path for a JSON result: must end in .json and not be a folder."
+def check_out_json(path, flag="--out"):
+    "An output path for a JSON result: must end in .json, not be a folder, and be writable."
     p = Path(path)
-    if p.suffix != ".json": fail(f"--out {path}: expected a .json file path")
-    if p.is_dir(): fail(f"--out {path}: is a folder")
-    return p
-
-# %% ../nbs/04_cli.ipynb
-def resolve_alias(model, params="params.yaml"):
-    "Replace `@paper` by the base model that paper's method trains from at the current scale."
-    if not model.startswith("@"): return model
-    check_choice("model alias", model, ["@simcse"])
-    from sembed.simcse import scale_config
-    return scale_config(load_params(params))["model"]
+    if p.suffix != ".json": fail(f"{flag} {path}: expected a .json file path")
+    if p.is_dir(): fail(f"{flag} {path}: is a folder")
+    return check_writable(p, flag)
 
 # %% ../nbs/04_cli.ipynb
 def cmd_download(a):
     "Fetch evaluation data (SentEval STS/SICK/SNLI and the MTEB STS sets) into `--out`."
     from sembed.data import download
     for n in (a.only or []): check_choice("dataset", n, ["senteval", "mteb"])
+    check_writable(Path(a.out) / ".probe", "--out")
     out = download(out=a.out, only=a.only, mirror=a.mirror)
     n = sum(1 for p in Path(out).rglob("*") if p.is_file())
     print(f"sembed download: {n} verified files in {out}")
 
 # %% ../nbs/04_cli.ipynb
+def method_table(params: dict) -> list[dict]:
+    "One row per registered method: name, paper, kind, summary, status per scale."
+    from sembed.experiments import SCALES, ExperimentSpec
+    from sembed.methods import load_plugins, methods
+    load_plugins(params.get("plugins") or [])
+    used = {}
+    for eid, e in (params.get("experiments") or {}).items():
+        if not isinstance(e, dict): continue
+        for sc in SCALES:
+            if sc in (e.get("scales") or {}) or (sc == "full" and "smoke" in (e.get("scales") or {})):
+                used.setdefault(e.get("method"), set()).add(sc)
+    rows = []
+    for name, m in methods().items():
+        st = {f"{sc} scale": ("configured (GPU + internet)" if sc == "paper" else "runs here") if sc in used.get(name, ()) else "—"
+              for sc in SCALES}
+        rows.append({"method": name, "paper": m.paper or "—", "kind": m.kind, "summary": m.summary, **st})
+    return rows
+
+def markdown_table(rows: list[dict]) -> str:
+    "A GitHub-markdown table of `rows` (dicts with the same keys)."
+    cols = list(rows[0]) if rows else ["method"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(r[c]).replace("|", "\\|") for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+def cmd_methods(a):
+    "Print the method registry with each method's paper, kind and status per scale."
+    print(markdown_table(method_table(load_params(a.params))))
+
+# %% ../nbs/04_cli.ipynb
 def cmd_eval(a):
-    "Evaluate one model with one pooler on the STS tasks; write the result JSON to `--out`."
+    "Evaluate one experiment (--experiment) or one model with one pooler (--model) on the STS tasks; write the JSON to `--out`."
     from sembed.data import STS_TASKS, load_sts
+    out = check_out_json(a.out)
+    tasks = a.tasks or list(STS_TASKS)
+    for t in tasks: check_choice("task", t, STS_TASKS)
+    check_choice("split", a.split, ["test", "dev"])
+    if bool(a.experiment) == bool(a.model): fail("eval: give exactly one of --experiment ID or --model MODEL")
+    if a.experiment:
+        from sembed.experiments import evaluate, experiments
+        exps = experiments(load_params(a.params), data_root=a.data)
+        if a.experiment not in exps: fail(f"params.yaml: experiments: unknown experiment '{a.experiment}' (known: {', '.join(exps)})")
+        res = evaluate(exps[a.experiment], data_root=a.data, models=a.models, batch_size=a.batch_size, out=out, tasks=tasks, split=a.split)
+        print(format_result(res)); return
     from sembed.encoders import POOLERS, SentenceEncoder, resolve_model
     from sembed.evaluate import evaluate_sts, make_result
     check_choice("protocol", a.protocol, ["senteval", "mteb"])
-    check_choice("split", a.split, ["test", "dev"])
-    tasks = a.tasks or list(STS_TASKS)
-    for t in tasks: check_choice("task", t, STS_TASKS)
     if a.pooler is not None: check_choice("pooler", a.pooler, list(POOLERS))
-    out = check_out_json(a.out)
-    a.model = resolve_alias(a.model, a.params)
     resolve_model(a.model)
     for t in tasks: load_sts(t, protocol=a.protocol, split=a.split, root=a.data)
     enc = SentenceEncoder.from_pretrained(a.model, pooler=a.pooler, max_length=a.max_length)
@@ -72,31 +102,31 @@ def cmd_eval(a):
 # %% ../nbs/04_cli.ipynb
 def format_result(res):
     "A one-screen table of an evaluation result (Spearman ×100)."
-    rows = [f"{res.get('model')} [{res.get('pooler')}] — {res.get('protocol')} protocol, {res.get('split')} split"]
+    head = f"{res.get('experiment')}: " if res.get("experiment") else ""
+    rows = [f"{head}{res.get('model')} [{res.get('pooler')}] — {res.get('protocol')} protocol, {res.get('split')} split"
+            + (f", scale {res['scale']}" if res.get("scale") else "")]
     rows += [f"  {t:<7} {v['spearman']:6.2f}  (n={v['n']})" for t, v in res["tasks"].items()]
     rows.append(f"  {'avg':<7} {res['avg']:6.2f}")
     return "\n".join(rows)
 
 # %% ../nbs/04_cli.ipynb
-METHODS = {"simcse-unsup": "sembed.simcse", "simcse-sup": "sembed.simcse"}
-
-# %% ../nbs/04_cli.ipynb
-def _method_module(method):
-    import importlib
-    check_choice("method", method, list(METHODS))
-    return importlib.import_module(METHODS[method])
-
-# %% ../nbs/04_cli.ipynb
 def cmd_prepare(a):
-    "Build the training corpora for the current `scale` of params.yaml into `--out`."
-    from sembed.simcse import prepare
+    "Validate the experiment matrix and build the training corpora of the current `scale` into `--out`."
+    from sembed.experiments import prepare
+    check_writable(Path(a.out).parent / ".probe", "--out")
     prepare(load_params(a.params), data_root=a.data, out=a.out)
 
-# %% ../nbs/04_cli.ipynb
 def cmd_train(a):
-    "Train `--method` at the `scale` set in params.yaml; the model goes to `--out`, logs and metrics to `--results`."
-    mod = _method_module(a.method)
-    mod.train_method(a.method, load_params(a.params), data_root=a.data, out=a.out, logs=a.results, resume=not a.no_resume)
+    "Build experiment `--experiment` at the `scale` of params.yaml: model to `--out`, logs and metrics to `--results`."
+    from sembed.experiments import build, experiments
+    params = load_params(a.params)
+    exps = experiments(params, data_root=a.data)
+    if a.experiment not in exps: fail(f"params.yaml: experiments: unknown experiment '{a.experiment}' (known: {', '.join(exps)})")
+    out = Path(a.out)
+    if out.name != a.experiment: fail(f"--out {a.out}: the folder must be named after the experiment ({a.experiment})")
+    check_writable(out, "--out"); check_writable(Path(a.results) / f"{a.experiment}.train.json", "--results")
+    build(exps[a.experiment], data_root=a.data, models=out.parent, results=a.results, resume=not a.no_resume,
+          batch_size=(params.get("eval") or {}).get("batch_size", 64))
 
 # %% ../nbs/04_cli.ipynb
 def parse_model_spec(spec):
@@ -107,16 +137,15 @@ def parse_model_spec(spec):
     if not name or not model: fail(f"--models {spec}: expected NAME=MODEL[:POOLER]")
     return name, model, (pooler or None)
 
-# %% ../nbs/04_cli.ipynb
 def cmd_geometry(a):
     "Alignment/uniformity on STS-B for each `--models` entry, written to `--out`."
     from sembed.encoders import POOLERS, SentenceEncoder, resolve_model
     from sembed.geometry import stsb_geometry
-    specs = [(n, resolve_alias(m, a.params), p) for n, m, p in map(parse_model_spec, a.models)]
+    out = check_out_json(a.out)
+    specs = list(map(parse_model_spec, a.models))
     for _, m, p in specs:
         resolve_model(m)
         if p: check_choice("pooler", p, list(POOLERS))
-    out = check_out_json(a.out)
     res = {}
     for name, m, p in specs:
         enc = SentenceEncoder.from_pretrained(m, pooler=p)
@@ -124,6 +153,22 @@ def cmd_geometry(a):
         print(f"{name:<10} alignment {res[name]['alignment']:.4f}  uniformity {res[name]['uniformity']:.4f}")
     res["provenance"] = provenance()
     write_json(out, res)
+
+# %% ../nbs/04_cli.ipynb
+def cmd_report(a):
+    "Render `--paper`'s report, or the leaderboard with `--leaderboard`."
+    from sembed.registry import get_paper
+    if bool(a.paper) == bool(a.leaderboard): fail("report: give exactly one of --paper ID or --leaderboard")
+    root = Path(a.root)
+    if a.paper:
+        get_paper(a.paper)
+        check_writable(root / a.out / f"{a.paper}.html", "--out")
+        from sembed.report import render_report
+        print(f"report: {render_report(a.paper, root=root, out_dir=a.out)}")
+    else:
+        check_writable(root / a.out / "leaderboard.html", "--out")
+        from sembed.report import render_leaderboard
+        print(f"report: {render_leaderboard(root=root, out_dir=a.out)}")
 
 # %% ../nbs/04_cli.ipynb
 def build_parser():
@@ -134,30 +179,37 @@ def build_parser():
     d.add_argument("--only", nargs="+", help="subset of: senteval mteb")
     d.add_argument("--out", default="data"); d.add_argument("--mirror", default=None, help="local mirror folder (default: $SEMBED_MIRROR)")
     d.set_defaults(func=cmd_download)
-    e = sub.add_parser("eval", help="STS evaluation of one model")
-    e.add_argument("--model", required=True, help="registry name, local folder, hub id, or @simcse (base model at the current scale)")
-    e.add_argument("--params", default="params.yaml", help="params file used to resolve @aliases")
+    me = sub.add_parser("methods", help="list the registered methods (paper, kind, status per scale)")
+    me.add_argument("--params", default="params.yaml"); me.set_defaults(func=cmd_methods)
+    e = sub.add_parser("eval", help="STS evaluation of one experiment or one model")
+    e.add_argument("--experiment", default=None, help="an experiment id of params.yaml (scores models/<id>)")
+    e.add_argument("--model", default=None, help="registry name, local folder or hub id (instead of --experiment)")
+    e.add_argument("--params", default="params.yaml", help="params file (experiments, seed)")
+    e.add_argument("--models", default="models", help="folder of the experiments' models (with --experiment)")
     e.add_argument("--pooler", default=None, help="cls, cls_before_pooler, avg, avg_first_last, avg_top2, last_token")
-    e.add_argument("--protocol", default="senteval", help="senteval (SimCSE-era papers) or mteb")
+    e.add_argument("--protocol", default="senteval", help="senteval (SimCSE-era papers) or mteb (with --model)")
     e.add_argument("--split", default="test", help="test, or dev (STS-B dev for model selection)")
     e.add_argument("--tasks", nargs="+", default=None, help="default: all 7 (STS12-16, STS-B, SICK-R)")
     e.add_argument("--data", default="data"); e.add_argument("--out", required=True)
     e.add_argument("--batch-size", type=int, default=128); e.add_argument("--max-length", type=int, default=None)
     e.set_defaults(func=cmd_eval)
-    pr = sub.add_parser("prepare", help="build training corpora for the current scale")
+    pr = sub.add_parser("prepare", help="validate the experiment matrix, build training corpora for the current scale")
     pr.add_argument("--params", default="params.yaml"); pr.add_argument("--data", default="data")
     pr.add_argument("--out", default="data/train"); pr.set_defaults(func=cmd_prepare)
-    t = sub.add_parser("train", help="train one method at the current scale")
-    t.add_argument("--method", required=True, help=", ".join(METHODS))
+    t = sub.add_parser("train", help="build one experiment (train / fit / spec) at the current scale")
+    t.add_argument("--experiment", required=True, help="an experiment id of params.yaml")
     t.add_argument("--params", default="params.yaml"); t.add_argument("--data", default="data")
-    t.add_argument("--out", required=True, help="model folder"); t.add_argument("--results", required=True, help="folder for training logs/metrics")
+    t.add_argument("--out", required=True, help="model folder models/<id>"); t.add_argument("--results", required=True, help="folder for training logs/metrics")
     t.add_argument("--no-resume", action="store_true", help="ignore checkpoints of an interrupted run")
     t.set_defaults(func=cmd_train)
     g = sub.add_parser("geometry", help="alignment/uniformity on STS-B")
     g.add_argument("--models", nargs="+", required=True, help="NAME=MODEL[:POOLER] ...")
     g.add_argument("--data", default="data"); g.add_argument("--out", required=True)
-    g.add_argument("--params", default="params.yaml")
     g.add_argument("--batch-size", type=int, default=128); g.set_defaults(func=cmd_geometry)
+    r = sub.add_parser("report", help="render a paper's report or the leaderboard (never trains)")
+    r.add_argument("--paper", default=None); r.add_argument("--leaderboard", action="store_true")
+    r.add_argument("--root", default="."); r.add_argument("--out", default="reports")
+    r.set_defaults(func=cmd_report)
     return p
 
 # %% ../nbs/04_cli.ipynb

@@ -10,7 +10,7 @@ import numpy as np
 
 # %% auto 0
 __all__ = ['SembedError', 'fail', 'atomic_path', 'write_json', 'sha256_file', 'sha256_json', 'set_seed', 'git_commit', 'hardware',
-           'provenance', 'load_params']
+           'provenance', 'load_params', 'progress', 'check_writable', 'download_url']
 
 # %% ../nbs/00_core.ipynb
 class SembedError(Exception):
@@ -102,3 +102,45 @@ def load_params(path="params.yaml"):
     except yaml.YAMLError as e: fail(f"{path}: not valid YAML ({str(e).splitlines()[0]})")
     if not isinstance(d, dict): fail(f"{path}: expected a mapping at top level")
     return d
+
+# %% ../nbs/00_core.ipynb
+def progress(iterable=None,     # what to iterate over (or None, then call `.update(n)`)
+             *, disable=False,  # no bar at all
+             **kw):             # tqdm's arguments: total, desc, unit, initial, ...
+    "A tqdm bar: live on a terminal, a few lines at most in non-interactive logs."
+    from tqdm.auto import tqdm
+    if not disable and not sys.stderr.isatty():
+        every = float(os.environ.get("SEMBED_PROGRESS_SECONDS", "30"))
+        kw = {"mininterval": every, "maxinterval": every, "miniters": 0, "dynamic_ncols": False, "ncols": 100, **kw}
+        from tqdm import tqdm as plain  # no notebook widget in logs
+        return plain(iterable, disable=disable, **kw)
+    return tqdm(iterable, disable=disable, **kw)
+
+# %% ../nbs/00_core.ipynb
+def check_writable(path,            # the file or folder a command will write
+                   flag="--out"):  # the option that named it, for the message
+    "Fail with a one-line error unless `path` could be written; creates nothing (a probe file is removed again)."
+    p = Path(path)
+    anc = p.parent
+    while not anc.exists() and anc != anc.parent: anc = anc.parent
+    if not anc.is_dir(): fail(f"{flag} {path}: cannot write there ({anc} is not a folder)")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".sembed-", suffix=".probe", dir=anc)
+        os.close(fd); os.unlink(probe)
+    except OSError as e:
+        fail(f"{flag} {path}: cannot write there ({e.strerror or type(e).__name__}: {anc})")
+    return p
+
+# %% ../nbs/00_core.ipynb
+def download_url(url: str,   # what to fetch
+                 dest):      # the file to write (atomically)
+    "Download `url` to `dest` with a progress bar; a failure is a one-line `SembedError` naming the URL."
+    import urllib.error, urllib.request
+    try:
+        with atomic_path(dest) as tmp, urllib.request.urlopen(url, timeout=60) as r, open(tmp, "wb") as f:
+            total = int(r.headers.get("Content-Length") or 0) or None
+            with progress(total=total, unit="B", unit_scale=True, desc=Path(url).name) as bar:
+                for chunk in iter(lambda: r.read(1 << 20), b""):
+                    f.write(chunk); bar.update(len(chunk))
+    except (urllib.error.URLError, OSError, ValueError) as e: fail(f"{url}: download failed ({e})")
+    return Path(dest)

@@ -7,8 +7,7 @@ from __future__ import annotations
 import gzip, hashlib, json, math, os, tarfile, tempfile, urllib.error, urllib.request
 from pathlib import Path
 import numpy as np
-from tqdm import tqdm
-from .core import SembedError, fail, atomic_path, sha256_file
+from .core import SembedError, fail, atomic_path, sha256_file, download_url, progress
 
 # %% auto 0
 __all__ = ['MIRROR_ENV', 'SENTEVAL_URL', 'STS_TASKS', 'PROTOCOLS', 'STS_SUBSETS', 'MTEB_IDS', 'SPLITS', 'NLI_LABELS',
@@ -118,22 +117,12 @@ def load_manifest(path=None):  # manifest JSON file (default: the committed semb
     return m
 
 # %% ../nbs/01_data.ipynb
-def _stream_url(url, dest):
-    "Download `url` to the file `dest` in 1 MiB chunks with a progress bar."
-    try:
-        with urllib.request.urlopen(url, timeout=60) as r, open(dest, "wb") as f:
-            total = int(r.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=Path(url).name) as bar:
-                for chunk in iter(lambda: r.read(1 << 20), b""):
-                    f.write(chunk); bar.update(len(chunk))
-    except (urllib.error.URLError, OSError, ValueError) as e: fail(f"{url}: download failed ({e})")
-
 def _senteval_online(rels):
     "Yield (rel, source name, bytes) for each wanted member of SimCSE's senteval.tar."
     url = SENTEVAL_URL
     with tempfile.TemporaryDirectory(prefix="sembed-senteval-") as d:
         tar_path = Path(d) / "senteval.tar"
-        _stream_url(url, tar_path)
+        download_url(url, tar_path)
         try:
             with tarfile.open(tar_path) as tar:
                 names = {m.name.removeprefix("./"): m for m in tar.getmembers() if m.isfile()}
@@ -200,13 +189,13 @@ def download(out="data",     # folder to write senteval/ and mteb/ into
         want = man["senteval"]
         src = _senteval_online(list(want)) if mirror is None else _senteval_mirror(list(want), mirror)
         with atomic_path(out / "senteval", is_dir=True) as tmp:
-            for rel, source, data in tqdm(src, total=len(want), desc="senteval files"):
+            for rel, source, data in progress(src, total=len(want), desc="senteval files"):
                 _verify_bytes(source, data, want[rel])
                 (tmp / "downstream" / rel).parent.mkdir(parents=True, exist_ok=True)
                 (tmp / "downstream" / rel).write_bytes(data)
     if "mteb" in parts:
         with atomic_path(out / "mteb", is_dir=True) as tmp:
-            for dataset_id, expected in tqdm(man["mteb"].items(), desc="mteb sets"):
+            for dataset_id, expected in progress(man["mteb"].items(), desc="mteb sets"):
                 source, rows = _mteb_rows(dataset_id, mirror)
                 _verify_rows(source, rows, expected)
                 write_jsonl_gz(tmp / dataset_id / "test.jsonl.gz", rows)

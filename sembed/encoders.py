@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_encoders.ipynb 3
 from __future__ import annotations
-import importlib.util, inspect, json, re
+import hashlib, importlib.util, inspect, json, os, re
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -12,13 +12,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from fastcore.basics import patch
-from tqdm.auto import tqdm
+from .core import progress as _progress
 from .core import SembedError, fail, atomic_path, write_json
 
 # %% auto 0
 __all__ = ['MODELS', 'POOLERS', 'ModelSource', 'resolve_model', 'load_model', 'masked_mean', 'first_token_index',
            'last_token_index', 'pool_cls', 'pool_cls_before_pooler', 'pool_avg', 'pool_avg_first_last', 'pool_avg_top2',
-           'pool_last_token', 'get_pooler', 'SentenceEncoder']
+           'pool_last_token', 'get_pooler', 'SentenceEncoder', 'model_fingerprint', 'cache_dir', 'supported_poolers',
+           'cached_encode']
 
 # %% ../nbs/02_encoders.ipynb
 MODELS = {
@@ -256,8 +257,8 @@ def tokenize(self: SentenceEncoder, sentences: list[str]) -> dict[str, torch.Ten
     return dict(self.tokenizer(sentences, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"))
 
 @patch
-def forward(self: SentenceEncoder, features: dict) -> torch.Tensor:
-    "Sentence vectors [B, H] for tokenized `features` (differentiable)."
+def _run(self: SentenceEncoder, features: dict, hidden_states: bool):
+    "(model output, attention mask) for tokenized `features`."
     if "input_ids" not in features or "attention_mask" not in features:
         fail(f"forward: features need 'input_ids' and 'attention_mask', got {sorted(features)}")
     dev = self.device
@@ -266,7 +267,12 @@ def forward(self: SentenceEncoder, features: dict) -> torch.Tensor:
     mask = features["attention_mask"].to(dev)
     if self.is_decoder and "position_ids" not in x and "position_ids" in self._accepts and bool((mask[:, 0] == 0).any()):
         x["position_ids"] = (mask.long().cumsum(1) - 1).clamp(min=0)
-    out = self.model(**x, output_hidden_states=self._needs_hidden, return_dict=True)
+    return self.model(**x, output_hidden_states=hidden_states, return_dict=True), mask
+
+@patch
+def forward(self: SentenceEncoder, features: dict) -> torch.Tensor:
+    "Sentence vectors [B, H] for tokenized `features` (differentiable)."
+    out, mask = self._run(features, self._needs_hidden)
     return self._pool(out, mask)
 
 # %% ../nbs/02_encoders.ipynb
@@ -287,19 +293,28 @@ def _collate(self: SentenceEncoder, enc, rows):
     return out
 
 @patch
-def encode(self: SentenceEncoder,
-           sentences: list[str],  # sentences to embed (repeats are encoded once)
-           batch_size=128,         # sentences per forward pass
-           progress=True,          # show a tqdm progress bar
-           normalize=None,         # L2-normalise rows (default: `self.normalize`)
-          ) -> np.ndarray:         # [N, H] float32, row i embeds sentences[i]
-    "Embed `sentences` fast: de-duplicate, sort by token length, batch, no gradients."
+def encode_poolers(self: SentenceEncoder,
+                   sentences: list[str],  # sentences to embed (repeats are encoded once)
+                   poolers: list[str],    # names in `POOLERS`: all computed from ONE forward pass per batch
+                   batch_size=128,         # sentences per forward pass
+                   progress=True,          # show a progress bar
+                   normalize=None,         # L2-normalise rows (default: `self.normalize`)
+                   head=None,              # optional module applied to the pooled vectors (e.g. a kept training head)
+                  ) -> dict[str, np.ndarray]:  # pooler -> [N, H] float32, row i embeds sentences[i]
+    "Embed `sentences` with several poolers at once: de-duplicate, sort by token length, batch, no gradients."
     sentences = _check_sentences(sentences, "encode")
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         fail(f"encode: batch_size: bad value {batch_size!r} (a positive integer)")
+    pools = {}
+    for name in poolers:
+        fn, hid = get_pooler(name)
+        if name == "cls" and getattr(self.model, "pooler", None) is None:
+            fail(f"pooler 'cls': {type(self.model).__name__} has no pooler layer (pooler_output)")
+        pools[name] = (fn, hid)
+    needs_hidden = any(h for _, h in pools.values())
     normalize = self.normalize if normalize is None else normalize
     uniq = list(dict.fromkeys(sentences))
-    res = np.zeros((len(uniq), self.hidden_size), dtype=np.float32)
+    res = {p: np.zeros((len(uniq), self.hidden_size), dtype=np.float32) for p in pools}
     if uniq:
         enc = self.tokenizer(uniq, truncation=True, max_length=self.max_length, padding=False,
                              return_attention_mask=False)
@@ -309,18 +324,89 @@ def encode(self: SentenceEncoder,
         order = np.argsort(-lengths, kind="stable")
         modes = [(m, m.training) for m in self.modules()]
         self.eval()
+        if head is not None: head_mode = head.training; head.eval()
         try:
-            with torch.inference_mode(), tqdm(total=len(uniq), disable=not progress, desc="encode", unit="sent") as bar:
+            with torch.inference_mode(), _progress(total=len(uniq), disable=not progress, desc="encode", unit="sent") as bar:
                 for s in range(0, len(order), batch_size):
                     rows = order[s:s + batch_size]
-                    emb = self.forward(self._collate(enc, rows)).float()
-                    if normalize: emb = F.normalize(emb, p=2, dim=1)
-                    res[rows] = emb.cpu().numpy()
+                    out, mask = self._run(self._collate(enc, rows), needs_hidden)
+                    for name, (fn, _) in pools.items():
+                        emb = fn(out, mask)
+                        if head is not None: emb = head(emb)
+                        emb = emb.float()
+                        if normalize: emb = F.normalize(emb, p=2, dim=1)
+                        res[name][rows] = emb.cpu().numpy()
                     bar.update(len(rows))
         finally:
             for m, t in modes: m.training = t
+            if head is not None: head.train(head_mode)
     pos = {s: i for i, s in enumerate(uniq)}
-    return res[np.fromiter((pos[s] for s in sentences), dtype=np.int64, count=len(sentences))]
+    idx = np.fromiter((pos[s] for s in sentences), dtype=np.int64, count=len(sentences))
+    return {p: r[idx] for p, r in res.items()}
+
+@patch
+def encode(self: SentenceEncoder,
+           sentences: list[str],  # sentences to embed (repeats are encoded once)
+           batch_size=128,         # sentences per forward pass
+           progress=True,          # show a progress bar
+           normalize=None,         # L2-normalise rows (default: `self.normalize`)
+           head=None,              # optional module applied to the pooled vectors (e.g. a kept training head)
+          ) -> np.ndarray:         # [N, H] float32, row i embeds sentences[i]
+    "Embed `sentences` fast with this encoder's pooler (see `encode_poolers`)."
+    return self.encode_poolers(sentences, [self.pooler], batch_size, progress, normalize, head)[self.pooler]
+
+# %% ../nbs/02_encoders.ipynb
+def model_fingerprint(encoder: SentenceEncoder) -> str:
+    "sha256 of the encoder's weights (state dict, in order), model config and tokenizer vocabulary."
+    fp = getattr(encoder, "_fingerprint", None)
+    if fp: return fp
+    h = hashlib.sha256()
+    for k, v in encoder.model.state_dict().items():
+        h.update(k.encode()); h.update(str(v.dtype).encode()); h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    h.update(encoder.model.config.to_json_string(use_diff=False).encode())
+    h.update(json.dumps(sorted(encoder.tokenizer.get_vocab().items())).encode())
+    h.update(encoder.tokenizer.padding_side.encode())
+    encoder._fingerprint = h.hexdigest()
+    return encoder._fingerprint
+
+def cache_dir():
+    "The embedding cache folder, or None when `SEMBED_CACHE=off`."
+    if os.environ.get("SEMBED_CACHE", "on").lower() in ("off", "0", "false", "no"): return None
+    return Path(os.environ.get("SEMBED_CACHE_DIR") or Path.cwd() / ".cache" / "sembed" / "embeddings")
+
+def _code_version():
+    import transformers
+    try: code = Path(__file__).read_bytes()
+    except NameError: code = b"notebook"  # running inside the notebook itself
+    return hashlib.sha256(code).hexdigest()[:16] + f"-torch{torch.__version__}-tf{transformers.__version__}"
+
+def supported_poolers(encoder: SentenceEncoder) -> list[str]:
+    "Poolers this encoder can compute (`cls` needs a pooler layer)."
+    return [p for p in POOLERS if p != "cls" or getattr(encoder.model, "pooler", None) is not None]
+
+def cached_encode(encoder: SentenceEncoder,
+                  sentences: list[str],   # sentences to embed
+                  poolers: list[str],      # poolers wanted
+                  batch_size=128, progress=True,
+                  normalize=None,          # default: the encoder's
+                  root=None,               # cache folder (default `cache_dir()`); None + SEMBED_CACHE=off: no cache
+                 ) -> dict[str, np.ndarray]:
+    "Like `encode_poolers`, reading/writing the embedding cache: a miss computes all supported poolers at once."
+    sentences = _check_sentences(sentences, "encode")
+    normalize = encoder.normalize if normalize is None else normalize
+    root = Path(root) if root is not None else cache_dir()
+    if root is None: return encoder.encode_poolers(sentences, poolers, batch_size, progress, normalize)
+    key = hashlib.sha256(json.dumps([model_fingerprint(encoder), encoder.max_length, bool(normalize), _code_version(),
+                                     hashlib.sha256("\n".join(sentences).encode()).hexdigest(), len(sentences)]).encode()).hexdigest()
+    files = {p: root / key[:2] / f"{key}.{p}.npy" for p in poolers}
+    if not all(f.exists() for f in files.values()):
+        todo = list(dict.fromkeys(list(poolers) + supported_poolers(encoder)))
+        got = encoder.encode_poolers(sentences, todo, batch_size, progress, normalize=normalize)
+        for p, arr in got.items():
+            with atomic_path(root / key[:2] / f"{key}.{p}.npy") as tmp:
+                with open(tmp, "wb") as f: np.save(f, arr)
+    out = {p: np.load(f) for p, f in files.items()}
+    return out
 
 # %% ../nbs/02_encoders.ipynb
 @patch

@@ -119,31 +119,53 @@ def _params(tmp_path, edit):
 
 @pytest.mark.parametrize("edit,msg", [
     (lambda p: p.update(scale="huge"), "scale: unknown value 'huge'"),
-    (lambda p: p["simcse"]["smoke"]["unsup"].update(learning_rate=0), "learning_rate"),
-    (lambda p: p["simcse"]["smoke"]["unsup"].update(batch_size=1), "batch_size"),
-    (lambda p: p["simcse"]["smoke"]["unsup"].update(data="snli-devtest-triplets"), "needs sentences"),
+    (lambda p: p["experiments"]["simcse-unsup"]["scales"]["smoke"].update(learning_rate=0), "field learning_rate: bad value 0"),
+    (lambda p: p["experiments"]["simcse-unsup"]["scales"]["smoke"].update(batch_size=1), "batch_size"),
+    (lambda p: p["experiments"]["simcse-unsup"]["scales"]["smoke"].update(data="snli-devtest-triplets"), "needs sentences"),
+    (lambda p: p["experiments"]["simcse-unsup"]["scales"]["smoke"].update(lr=3e-5), "unknown field 'lr'"),
+    (lambda p: p["experiments"]["simcse-unsup"].update(method="simcse-large"), "unknown method 'simcse-large'"),
 ])
 def test_train_bad_params(tmp_path, data_dir, edit, msg):
-    out = tmp_path / "model"
-    p = run_sembed("train", "--method", "simcse-unsup", "--params", _params(tmp_path, edit), "--data", data_dir,
+    out = tmp_path / "models" / "simcse-unsup"
+    p = run_sembed("train", "--experiment", "simcse-unsup", "--params", _params(tmp_path, edit), "--data", data_dir,
                    "--out", out, "--results", tmp_path / "logs")
     assert_clean_failure(p, msg, out=out)
     assert not (tmp_path / "logs").exists()
 
 
-@pytest.mark.parametrize("method,name,content,msg", [
+@pytest.mark.parametrize("exp,name,content,msg", [
     ("simcse-unsup", "snli-devtest-sentences.txt", "", "snli-devtest-sentences.txt"),     # empty corpus
     ("simcse-sup", "snli-devtest-triplets.csv", "sent0,sent1\na,b\nc,d\n", "hard_neg"),  # triplets missing a column
 ])
-def test_train_bad_corpus(tmp_path, data_dir, method, name, content, msg):
+def test_train_bad_corpus(tmp_path, data_dir, exp, name, content, msg):
     d = tmp_path / "data"; shutil.copytree(data_dir, d)
     (d / "train").mkdir(); (d / "train" / name).write_text(content)
-    out = tmp_path / "model"
-    p = run_sembed("train", "--method", method, "--data", d, "--out", out, "--results", tmp_path / "logs")
+    out = tmp_path / "models" / exp
+    p = run_sembed("train", "--experiment", exp, "--data", d, "--out", out, "--results", tmp_path / "logs")
     assert_clean_failure(p, msg, out=out)
 
 
-def test_train_unknown_method(tmp_path, data_dir):
-    out = tmp_path / "model"
-    p = run_sembed("train", "--method", "simcse-large", "--data", data_dir, "--out", out, "--results", tmp_path / "logs")
-    assert_clean_failure(p, "unknown method 'simcse-large'", out=out)
+def test_train_unknown_experiment(tmp_path, data_dir):
+    out = tmp_path / "models" / "simcse-large"
+    p = run_sembed("train", "--experiment", "simcse-large", "--data", data_dir, "--out", out, "--results", tmp_path / "logs")
+    assert_clean_failure(p, "unknown experiment 'simcse-large'", out=out)
+
+
+# ---- every command that writes refuses an unwritable output path first, with one line (methods-as-plugins, 9)
+
+@pytest.mark.parametrize("args", [
+    ["download", "--out", "/proc/sembed-x"],
+    ["eval", "--model", "minilm-l6", "--out", "/proc/sembed-x/r.json"],
+    ["eval", "--experiment", "minilm-avg", "--out", "/proc/sembed-x/r.json"],
+    ["prepare", "--out", "/proc/sembed-x/train"],
+    ["train", "--experiment", "simcse-base-cls", "--out", "/proc/sembed-x/simcse-base-cls", "--results", "/tmp/sembed-test-unused"],
+    ["train", "--experiment", "simcse-base-cls", "--out", "/tmp/sembed-test-unused/simcse-base-cls", "--results", "/proc/sembed-x"],
+    ["geometry", "--models", "a=minilm-l6", "--out", "/proc/sembed-x/g.json"],
+    ["report", "--paper", "simcse", "--out", "/proc/sembed-x"],
+    ["report", "--leaderboard", "--out", "/proc/sembed-x"],
+])
+def test_unwritable_output_is_refused_first(args, data_dir):
+    p = run_sembed(*args, "--data", data_dir) if args[0] in ("eval", "prepare", "train", "geometry") else run_sembed(*args)
+    assert_clean_failure(p, "/proc/sembed-x", "cannot write there")
+    assert "Traceback" not in p.stderr
+    assert not Path("/tmp/sembed-test-unused").exists()

@@ -10,6 +10,7 @@ from transformers import AutoTokenizer, BertConfig, BertModel, GPT2Config, GPT2M
 from sembed.core import SembedError
 from sembed.encoders import (MODELS, POOLERS, SentenceEncoder, get_pooler, last_token_index, load_model,
                              masked_mean, resolve_model)
+from _tol import assert_close_rel
 
 ROOT = Path(__file__).resolve().parents[1]
 MIRROR = Path(os.environ.get("SEMBED_MIRROR", ROOT / ".." / "shared" / "data"))
@@ -92,7 +93,7 @@ def test_encoder_poolers_match_hand(name, bert, tok):
     enc = SentenceEncoder(bert, tok, pooler=name)
     with torch.no_grad():
         got = enc(enc.tokenize(SENTS)).numpy()  # padded batch
-    np.testing.assert_allclose(got, hand_pool(bert, tok, name, SENTS), atol=1e-5)
+    assert_close_rel(got, hand_pool(bert, tok, name, SENTS), rel=1e-5, what=f"{name}: padded batch vs one by one")
 
 
 def test_avg_first_last_is_layer_one_not_embeddings(bert, tok):
@@ -127,11 +128,12 @@ def test_last_token_padding_sides(side, arch, request, tok):
         pad_col = 0 if side == "left" else -1
         assert (f["attention_mask"][:, pad_col] == 0).any()  # the batch really is padded on that side
         with torch.no_grad():
-            np.testing.assert_allclose(enc(f).numpy(), alone, atol=1e-5)
-        np.testing.assert_allclose(enc.encode(SENTS * 2, batch_size=3, progress=False), np.concatenate([alone] * 2),
-                                   atol=1e-5)
+            assert_close_rel(enc(f), alone, rel=1e-5, what=f"{arch} {side}-padded batch vs one by one")
+        assert_close_rel(enc.encode(SENTS * 2, batch_size=3, progress=False), np.concatenate([alone] * 2), rel=1e-5,
+                         what=f"{arch} {side}-padded encode vs one by one")
         avg = SentenceEncoder(llama, tok, pooler="avg")
-        np.testing.assert_allclose(avg.encode(SENTS, progress=False), hand_pool(llama, tok, "avg", SENTS), atol=1e-5)
+        assert_close_rel(avg.encode(SENTS, progress=False), hand_pool(llama, tok, "avg", SENTS), rel=1e-5,
+                         what=f"{arch} {side}-padded avg encode vs one by one")
     finally:
         tok.padding_side = old
 
@@ -182,19 +184,20 @@ def test_encode_equals_naive(name, bert, tok):
     for batch_size in (1, 3, 128):
         fast = enc.encode(sentences, batch_size=batch_size, progress=False)
         assert fast.dtype == np.float32 and fast.shape == (30, 32)
-        np.testing.assert_allclose(fast, naive, atol=1e-5)
+        assert_close_rel(fast, naive, rel=1e-5, what=f"{name}: encode(batch_size={batch_size}) vs one by one")
     norm = enc.encode(sentences, batch_size=3, progress=False, normalize=True)
-    np.testing.assert_allclose(norm, naive / np.linalg.norm(naive, axis=1, keepdims=True), atol=1e-5)
+    assert_close_rel(norm, naive / np.linalg.norm(naive, axis=1, keepdims=True), rel=1e-5, floor=1.0,  # unit rows
+                     what=f"{name}: normalized encode vs one by one")
 
 
 def test_encode_dedups_and_sorts(bert, tok, monkeypatch):
     enc = SentenceEncoder(bert, tok, pooler="avg")
     seen = []
-    orig = SentenceEncoder.forward
-    def spy(self, features):
+    orig = SentenceEncoder._run
+    def spy(self, features, hidden_states):
         seen.append(features["attention_mask"].sum(1).tolist())
-        return orig(self, features)
-    monkeypatch.setattr(SentenceEncoder, "forward", spy)
+        return orig(self, features, hidden_states)
+    monkeypatch.setattr(SentenceEncoder, "_run", spy)
     enc.encode(SENTS * 5, batch_size=2, progress=False)
     lengths = [n for b in seen for n in b]
     assert len(lengths) == len(SENTS)  # each distinct sentence once
@@ -324,7 +327,7 @@ def test_minilm_offline_matches_sentence_transformers():
     ours = enc.encode(sents, batch_size=64, progress=False)
     ref = SentenceTransformer(resolve_model("minilm-l6").path, device="cpu").encode(sents, batch_size=32)
     assert ours.shape == ref.shape == (len(sents), 384)
-    assert np.abs(ours - ref).max() <= 1e-5
+    assert_close_rel(ours, ref, rel=1e-5, floor=1.0, what="minilm-l6 vs sentence-transformers")  # unit rows
 
 
 @pytest.fixture(scope="module")
@@ -346,7 +349,8 @@ def test_smollm2_gguf_offline_encodes(smollm2, pooler):
     try:  # real tokenizer, both padding sides, same vectors
         for side in ("left", "right"):
             enc.tokenizer.padding_side = side
-            np.testing.assert_allclose(enc.encode(sents, batch_size=3, progress=False), e, atol=1e-4)
+            assert_close_rel(enc.encode(sents, batch_size=3, progress=False), e, rel=1e-5,
+                             what=f"smollm2 {pooler} {side}-padded, batch_size 3 vs 2")
     finally:
         enc.tokenizer.padding_side = old
 

@@ -5,6 +5,7 @@ import json, os, subprocess, sys
 from pathlib import Path
 import pytest
 from conftest import ROOT, MIRROR, run_sembed
+from _tol import assert_close_rel
 
 DVC = str(Path(sys.executable).parent / "dvc")
 ENV = {**os.environ, "SEMBED_MIRROR": str(MIRROR), "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]}
@@ -35,31 +36,37 @@ def test_metrics_show_lists_results(repro):
     p = dvc("metrics", "show", "--json")
     assert p.returncode == 0, p.stderr
     files = {f for ws in json.loads(p.stdout).values() for f in ws.get("data", {})}
-    for f in ["results/baseline/minilm-l6.avg.mteb.json", "results/baseline/minilm-l6.avg.senteval.json",
-              "results/simcse/baseline.cls_before_pooler.senteval.json", "results/simcse/baseline.cls.senteval.json",
-              "results/simcse/unsup.senteval.json", "results/simcse/sup.senteval.json"]:
-        assert f in files, (f, sorted(files))
+    from sembed.core import load_params
+    ids = list(load_params(ROOT / "params.yaml")["experiments"])
+    assert {"minilm-avg-mteb", "minilm-avg", "simcse-base-cls-before-pooler", "simcse-base-cls", "simcse-unsup", "simcse-sup"} <= set(ids)
+    for i in ids:
+        for f in [f"results/{i}.json", f"results/{i}.train.json"]:
+            assert f in files, (f, sorted(files))
+        res = json.loads((ROOT / f"results/{i}.json").read_text())
+        assert res["experiment"] == i and res["scale"] == "smoke" and res["provenance"]["scale"] == "smoke"
 
 
 def _strip(res):
-    return {k: v for k, v in res.items() if k not in ("provenance", "model")}
+    return {k: v for k, v in res.items() if k not in ("provenance", "model", "settings")}
 
 
 @pytest.mark.slow
 def test_smoke_training_is_deterministic(repro, tmp_path):
     "Same params and seed on CPU -> identical training log and identical metrics JSON."
-    out, logs = tmp_path / "model", tmp_path / "logs"
-    p = run_sembed("train", "--method", "simcse-unsup", "--params", "params.yaml", "--data", "data",  # as dvc.yaml runs it
+    logs = tmp_path / "logs"
+    out = tmp_path / "models" / "simcse-unsup"
+    p = run_sembed("train", "--experiment", "simcse-unsup", "--params", "params.yaml", "--data", "data",  # as dvc.yaml runs it
                    "--out", out, "--results", logs, "--no-resume", cwd=ROOT)
     assert p.returncode == 0, p.stderr[-3000:]
-    ref = ROOT / "results/simcse"
-    for f in ["unsup.train_loss.csv", "unsup.dev.csv"]:
+    ref = ROOT / "results"
+    for f in ["simcse-unsup.train_loss.csv", "simcse-unsup.dev.csv"]:
         assert (logs / f).read_text() == (ref / f).read_text(), f
-    assert _strip(json.loads((logs / "unsup.train.json").read_text())) == _strip(json.loads((ref / "unsup.train.json").read_text()))
+    assert _strip(json.loads((logs / "simcse-unsup.train.json").read_text())) == _strip(json.loads((ref / "simcse-unsup.train.json").read_text()))
     ev = tmp_path / "eval.json"
-    p = run_sembed("eval", "--model", out, "--protocol", "senteval", "--data", "data", "--batch-size", "64", "--out", ev, cwd=ROOT)
+    p = run_sembed("eval", "--experiment", "simcse-unsup", "--models", tmp_path / "models", "--data", "data", "--batch-size", "64",
+                   "--out", ev, cwd=ROOT)
     assert p.returncode == 0, p.stderr[-3000:]
-    assert _strip(json.loads(ev.read_text())) == _strip(json.loads((ref / "unsup.senteval.json").read_text()))
+    assert _strip(json.loads(ev.read_text())) == _strip(json.loads((ref / "simcse-unsup.json").read_text()))
 
 
 @pytest.mark.slow
@@ -77,7 +84,7 @@ def test_trained_models_export_to_sentence_transformers(repro):
         assert meta["pooler"] == pooler and meta["max_length"] == 256, meta  # test time: not the 32 tokens of training
         ours = SentenceEncoder.from_pretrained(d).encode(sents, progress=False)
         theirs = SentenceTransformer(str(d / "st"), device="cpu").encode(sents, convert_to_numpy=True)
-        assert np.abs(ours - theirs).max() <= 1e-5, (name, float(np.abs(ours - theirs).max()))
+        assert_close_rel(ours, theirs, rel=1e-5, floor=1.0, what=f"{name}: sembed vs sentence-transformers")
 
 
 @pytest.mark.slow
@@ -97,10 +104,10 @@ def test_real_report(repro, tmp_path):
     table = soup.select_one("table.comparison").get_text(" ")
     for row in ["paper (Table 5, bert-base-uncased)", "reproduced (minilm-l6, smoke)", "Before training"]:
         assert row in table, row
-    unsup = json.loads((ROOT / "results/simcse/unsup.senteval.json").read_text())
+    unsup = json.loads((ROOT / "results/simcse-unsup.json").read_text())
     assert f"{unsup['avg']:.2f}" in table  # the reproduced number shown is the pipeline's
-    geo = json.loads((ROOT / "results/simcse/geometry.json").read_text())
-    assert f"{geo['baseline']['alignment']:.4f}" in text and f"{geo['baseline']['uniformity']:.4f}" in text
+    geo = json.loads((ROOT / "results/simcse-base-cls-before-pooler.json").read_text())["geometry"]
+    assert f"{geo['alignment']:.4f}" in text and f"{geo['uniformity']:.4f}" in text
     imgs = [i for i in soup.find_all("img") if i.get("src", "").startswith("data:image/png;base64,")]
     assert len(imgs) >= 3
     from test_report import CHROMIUM, _chromium
