@@ -191,7 +191,7 @@ class Method:
     head_mode: Callable | None = None          # options -> "none" | "mlp" (kept, folded into the cls pooler) | "mlp_train_only"
     train_pooler: str | None = None            # pooler while training (None: the model's default)
     after_step: Callable | None = None         # (net, objective, options) -> None after each optimizer step
-    check: Callable | None = None              # (TrainConfig, options) -> None: method-specific checks before any work
+    check: Callable | None = None              # (TrainConfig, options) -> None: method-specific checks, run when the config is built
     # ---- encode / transform
     embed: Callable | None = None              # encode: (ctx, sentences, options) -> [N, H] array (see sembed.experiments)
     fit: Callable | None = None                # transform: (ctx, options) -> state dict of arrays

@@ -4,30 +4,32 @@
 
 # %% ../nbs/11_report.ipynb 3
 from __future__ import annotations
-import csv, datetime, html, io, json, math, os, shutil, tempfile
+import copy, csv, datetime, io, json, math, shutil, tempfile
 from pathlib import Path
 import numpy as np
-from .core import fail, atomic_path, sha256_file, load_params
-from .registry import get_paper, paper_ids, reported_row, STS_COLUMNS
+from .core import fail, atomic_path, sha256_file, load_params, write_json
+from .registry import get_paper, load_registry, paper_ids, STS_COLUMNS
 
 # %% auto 0
-__all__ = ['SMOKE_BANNER', 'TEMPLATE', 'HTML_TEMPLATE', 'SORT_JS', 'run_config', 'read_json', 'read_csv', 'scores_of',
-           'report_data', 'synthetic_results', 'comparison_table', 'provenance_rows', 'differences', 'plot_task_bars',
-           'plot_training', 'plot_geometry', 'geometry_table', 'notebook_to_html', 'render_report', 'leaderboard_rows',
+__all__ = ['SMOKE_BANNER', 'TEMPLATE', 'RESULTS', 'SYNTHETIC_NOTE', 'DIFF_FIELDS', 'FRAGMENTS', 'HTML_TEMPLATE',
+           'LEADERBOARD_COLUMNS', 'SORT_JS', 'LEADERBOARD_PAGE', 'result_files', 'read_json', 'read_csv', 'scores_of',
+           'paper_experiments', 'experiment_row', 'report_data', 'synthetic_results', 'comparison_table',
+           'provenance_rows', 'row_provenance', 'differences', 'plot_task_bars', 'plot_training', 'plot_geometry',
+           'geometry_table', 'smoke_note', 'fragment', 'header_html', 'provenance_html', 'comparison_html',
+           'geometry_html', 'notebook_to_html', 'render_report', 'leaderboard_rows', 'leaderboard_frame',
            'leaderboard_html', 'render_leaderboard']
 
 # %% ../nbs/11_report.ipynb
 SMOKE_BANNER = "smoke run — not a replication"
 TEMPLATE = Path("reports") / "templates" / "paper.ipynb"
+RESULTS = "results"   # the pipeline's results folder under the repository root
 
 # %% ../nbs/11_report.ipynb
-def run_config(params: dict, paper: dict, method: str) -> dict:
-    "Scale, seed, base model and the method's training settings for `method` from `params`."
-    scale = params.get("scale", "unknown")
-    sec = params.get(paper.get("params_key", paper["id"]), {}).get(scale, {}) or {}
-    key = paper["methods"][method].get("params", method)
-    if "base" in sec and isinstance(sec.get(sec["base"]), dict): sec = sec[sec["base"]]
-    return {"scale": scale, "seed": params.get("seed"), "model": sec.get("model"), **(sec.get(key) or {})}
+def result_files(root, exp_id) -> dict:
+    "Paths of the files the pipeline writes for experiment `exp_id` under `root`."
+    r = Path(root) / RESULTS
+    return {"result": r / f"{exp_id}.json", "train_loss": r / f"{exp_id}.train_loss.csv",
+            "dev": r / f"{exp_id}.dev.csv", "train_summary": r / f"{exp_id}.train.json"}
 
 def read_json(path):
     "Parsed JSON at `path`, or None when the file does not exist."
@@ -37,12 +39,13 @@ def read_json(path):
     except json.JSONDecodeError as e: fail(f"{p}: not valid JSON ({e.msg} at line {e.lineno})")
 
 def read_csv(path):
-    "Columns of a CSV file as {name: np.ndarray}, or None when it does not exist."
+    "Columns of a CSV file as {name: np.ndarray}, or None when it does not exist ({} when it has no rows)."
     p = Path(path)
     if not p.exists(): return None
     rows = list(csv.DictReader(io.StringIO(p.read_text())))
     if not rows: return {}
-    return {k: np.array([float(r[k]) if r[k] not in ("", None) else np.nan for r in rows]) for k in rows[0]}
+    try: return {k: np.array([float(r[k]) if r[k] not in ("", None) else np.nan for r in rows]) for k in rows[0]}
+    except ValueError as e: fail(f"{p}: not a numeric CSV ({e})")
 
 # %% ../nbs/11_report.ipynb
 def scores_of(res: dict | None, tasks=STS_COLUMNS) -> dict | None:
@@ -55,175 +58,269 @@ def scores_of(res: dict | None, tasks=STS_COLUMNS) -> dict | None:
     return out
 
 # %% ../nbs/11_report.ipynb
+def paper_experiments(params: dict, paper_id: str, scale=None, data_root="data") -> dict:
+    "{id: Experiment} of the `params` experiments of paper `paper_id` at `scale` (default: params' scale)."
+    from sembed.experiments import experiment
+    from sembed.methods import load_plugins
+    load_plugins(params.get("plugins") or [])
+    exps = params.get("experiments")
+    if not isinstance(exps, dict): fail("params.yaml: experiments: expected a mapping of experiment ids")
+    return {k: experiment(params, k, scale, data_root) for k, v in exps.items() if isinstance(v, dict) and v.get("paper") == paper_id}
+
+def _stale(exp, res, summary) -> list[str]:
+    "Why the files of `exp` were not produced by its current params (empty when they were)."
+    out = []
+    if res is not None:
+        for field, now in (("experiment", exp.id), ("method", exp.method.name), ("scale", exp.scale), ("model", exp.model),
+                           ("protocol", exp.spec.protocol)):
+            if res.get(field) is not None and res[field] != now:
+                out.append(f"{exp.id}: results/{exp.id}.json was produced with {field} = {res[field]}, params.yaml now says {now}")
+    if summary and isinstance(summary.get("settings"), dict):
+        was = {k: v for k, v in summary["settings"].items() if k != "compare"}
+        now = {k: v for k, v in exp.settings.items() if k != "compare"}
+        if was != now:
+            keys = sorted(k for k in set(was) | set(now) if was.get(k) != now.get(k))
+            out.append(f"{exp.id}: built with other settings than params.yaml now holds ({', '.join(keys)})")
+    return [s + " (re-run the pipeline)" for s in out]
+
+def experiment_row(exp, paper: dict, root=".") -> dict:
+    "What the report shows for one experiment: settings, reported row, reproduced scores, provenance, logs, geometry."
+    f = result_files(root, exp.id)
+    res, summary = read_json(f["result"]), read_json(f["train_summary"])
+    rep = paper["reported"][exp.compare] if exp.compare else None
+    protocol = (res or {}).get("protocol") or exp.spec.protocol
+    return {"id": exp.id, "label": exp.label, "method": exp.method.name, "kind": exp.kind, "experiment": exp,
+            "settings": dict(exp.settings), "data": exp.data, "protocol": protocol,
+            "base_model": (res or {}).get("model") or exp.model, "scale": (res or {}).get("scale") or exp.scale,
+            "compare": exp.compare, "reported": rep,
+            "comparable": rep is not None and not rep.get("reference_only") and protocol == paper.get("protocol", "senteval"),
+            "result": res, "scores": scores_of(res, paper["tasks"]), "provenance": (res or {}).get("provenance") or {},
+            "train_loss": read_csv(f["train_loss"]) if exp.kind == "train" else None,
+            "dev": read_csv(f["dev"]) if exp.kind == "train" else None,
+            "train_summary": summary, "geometry": (res or {}).get("geometry"),
+            "stale": _stale(exp, res, summary), "files": {k: str(v.relative_to(root)) for k, v in f.items()}}
+
 def report_data(paper_id, root=".") -> dict:
-    "All inputs of one paper's report, read from the results tree under `root`."
+    "All inputs of one paper's report: `root`/params.yaml, the paper's experiments at its scale, their result files."
     paper = get_paper(paper_id)
     root = Path(root)
-    params = load_params(root / "params.yaml") if (root / "params.yaml").exists() else {}
+    params = load_params(root / "params.yaml")
+    from sembed.experiments import scale_of
+    scale = scale_of(params)
+    exps = paper_experiments(params, paper_id, scale, data_root=root / "data")
+    rows = {k: experiment_row(e, paper, root) for k, e in exps.items()}
     lock = root / "dvc.lock"
-    methods = {}
-    for mid, m in paper["methods"].items():
-        cfg = run_config(params, paper, mid)
-        res = read_json(root / m["results"])
-        base = cfg.get("model") or (res or {}).get("model") or "unknown"  # the model training started from
-        rid, rrow = reported_row(paper, mid, cfg.get("model") or base)
-        methods[mid] = {"label": m.get("label", mid), "config": cfg, "result": res, "scores": scores_of(res, paper["tasks"]),
-                        "base_model": base, "reported_id": rid, "reported": rrow,
-                        "provenance": (res or {}).get("provenance", {}),
-                        "train_loss": read_csv(root / m["train_loss"]) if m.get("train_loss") else None,
-                        "dev": read_csv(root / m["dev"]) if m.get("dev") else None,
-                        "train_summary": read_json(root / m["train_summary"]) if m.get("train_summary") else None,
-                        "geometry_key": m.get("geometry_key")}
-    baselines = {}
-    for bid, b in paper.get("baselines", {}).items():
-        res = read_json(root / b["results"])
-        baselines[bid] = {"label": b.get("label", bid), "result": res, "scores": scores_of(res, paper["tasks"]),
-                          "base_model": (res or {}).get("model", "unknown"), "provenance": (res or {}).get("provenance", {}),
-                          "geometry_key": b.get("geometry_key")}
-    scale = params.get("scale", "unknown")
     return {"paper": paper, "params": params, "scale": scale, "is_replication": scale == "paper",
-            "dvc_lock_sha256": sha256_file(lock) if lock.exists() else None,
-            "methods": methods, "baselines": baselines,
-            "geometry": read_json(root / paper["geometry"]) if paper.get("geometry") else None,
+            "dvc_lock_sha256": sha256_file(lock) if lock.exists() else None, "experiments": rows,
+            "stale": [s for r in rows.values() for s in r["stale"]],
             "rendered_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 # %% ../nbs/11_report.ipynb
-def synthetic_results(root, paper_id="simcse", scale="smoke", seed=0):
+def _repo_file(name):
+    "A file of the repository this package lives in (falls back to the working directory)."
+    import sembed
+    here = Path(sembed.__file__).resolve().parent.parent / name
+    return here if here.exists() else Path.cwd() / name
+
+SYNTHETIC_NOTE = "SYNTHETIC fixture - not a result"
+
+def synthetic_results(root,                # folder to write params.yaml, results/ and dvc.lock into
+                      paper_id="simcse",   # the paper whose experiments are copied (plus the plain baselines)
+                      scale="smoke",       # the params' scale
+                      seed=0,              # seed of the random numbers (and the params' seed)
+                      params: dict | None = None):  # params to copy experiments from; default: the repo's params.yaml
     "Write a SYNTHETIC results tree (fake numbers, for tests/demos only) under `root`; returns `root`."
     import yaml
+    from sembed.core import SembedError
+    from sembed.experiments import experiment
+    from sembed.methods import load_plugins
     root = Path(root); rng = np.random.default_rng(seed)
     paper = get_paper(paper_id)
-    prov = {"git_commit": "0" * 40, "device": "cpu:synthetic", "seed": seed, "note": "SYNTHETIC fixture - not a result"}
-    def res(model, pooler, level):
+    src = copy.deepcopy(params) if params is not None else load_params(_repo_file("params.yaml"))
+    exps = {k: v for k, v in (src.get("experiments") or {}).items() if v.get("paper") in (paper_id, None)}
+    p = {"seed": seed, "scale": scale, "eval": src.get("eval", {"batch_size": 64}), "plugins": src.get("plugins") or [],
+         "papers": [paper_id], "experiments": exps}
+    load_plugins(p["plugins"])
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "params.yaml").write_text(f"# {SYNTHETIC_NOTE}: written by sembed.report.synthetic_results for tests/demos\n"
+                                      + yaml.safe_dump(p, sort_keys=False), encoding="utf-8")
+    prov = {"git_commit": "0" * 40, "device": "cpu:synthetic", "seed": seed, "scale": scale, "note": SYNTHETIC_NOTE}
+    for eid in exps:
+        try: e = experiment(p, eid, scale, data_root=root / "data")
+        except SembedError:
+            if exps[eid].get("paper") is None: continue   # a plain baseline not configured at this scale: no result
+            raise
+        level = 70 if e.kind == "train" else 40
         tasks = {t: {"spearman": float(level + rng.normal(0, 3)), "pearson": float(level + rng.normal(0, 3)), "n": 100}
                  for t in paper["tasks"]}
-        return {"protocol": paper.get("protocol", "senteval"), "model": model, "pooler": pooler, "split": "test",
-                "tasks": tasks, "avg": float(np.mean([v["spearman"] for v in tasks.values()])), "provenance": prov}
-    from sembed.core import write_json
-    for bid, b in paper.get("baselines", {}).items(): write_json(root / b["results"], res("minilm-l6", bid, 40))
-    geo = {"baseline": {"alignment": 0.2, "uniformity": -1.5}}
-    for mid, m in paper["methods"].items():
-        write_json(root / m["results"], res("minilm-l6", "cls", 70))
-        steps = np.arange(0, 121, 10)
-        (root / m["train_loss"]).write_text("step,loss,lr\n" + "".join(
-            f"{s},{2.0 * math.exp(-s / 50) + 0.1 * rng.random():.4f},3e-05\n" for s in steps))
-        (root / m["dev"]).write_text("step,stsb_dev_spearman\n" + "".join(
-            f"{s},{60 + 20 * (1 - math.exp(-s / 40)):.3f}\n" for s in steps[::4]))
-        write_json(root / m["train_summary"], {"steps": 120, "best_step": 120, "note": "SYNTHETIC"})
-        geo[m["geometry_key"]] = {"alignment": float(0.2 + 0.1 * rng.random()), "uniformity": float(-2.5 + rng.random())}
-    write_json(root / paper["geometry"], geo)
-    (root / "params.yaml").write_text(yaml.safe_dump({"seed": seed, "scale": scale, "simcse": {
-        "smoke": {"model": "minilm-l6",
-                  "unsup": {"data": "snli-devtest-sentences", "batch_size": 64, "lr": 3e-5, "epochs": 1, "max_steps": 120,
-                            "max_length": 32, "temperature": 0.05, "eval_steps": 40},
-                  "sup": {"data": "snli-devtest-triplets", "batch_size": 64, "lr": 5e-5, "epochs": 1, "max_steps": 80,
-                          "max_length": 32, "temperature": 0.05, "eval_steps": 40}},
-        "paper": {"base": "bert", "bert": {"model": "bert-base-uncased",
-                  "unsup": {"data": "wiki1m_for_simcse", "batch_size": 64, "lr": 3e-5, "epochs": 1, "max_length": 32, "eval_steps": 250},
-                  "sup": {"data": "nli_for_simcse", "batch_size": 512, "lr": 5e-5, "epochs": 3, "max_length": 32, "eval_steps": 250}}}}}))
-    (root / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n# SYNTHETIC\n")
+        pooler = e.settings.get("pooler") or {"mlp_train_only": "cls_before_pooler"}.get(e.settings.get("head"), "cls")
+        res = {"experiment": eid, "paper": e.paper, "method": e.method.name, "kind": e.kind, "scale": scale,
+               "compare": e.compare, "protocol": e.spec.protocol, "model": e.model, "pooler": pooler, "split": "test",
+               "tasks": tasks, "avg": float(np.mean([v["spearman"] for v in tasks.values()])), "provenance": prov,
+               "synthetic": True}
+        if e.spec.geometry:
+            res["geometry"] = {"alignment": float(0.15 + 0.15 * rng.random()), "uniformity": float(-3 + 2 * rng.random()),
+                               "n_pos_pairs": 1234, "n_sentences": 5678, "split": "all", "threshold": 4.0}
+        f = result_files(root, eid)
+        write_json(f["result"], res)
+        head = {"experiment": eid, "paper": e.paper, "method": e.method.name, "kind": e.kind, "scale": scale,
+                "model": e.model, "settings": e.settings, "note": SYNTHETIC_NOTE}
+        if e.kind == "train":
+            steps = np.arange(0, 121, 10)
+            f["train_loss"].write_text("step,loss,lr\n" + "".join(
+                f"{s},{2.0 * math.exp(-s / 50) + 0.1 * rng.random():.4f},3e-05\n" for s in steps))
+            f["dev"].write_text("step,stsb_dev_spearman\n" + "".join(
+                f"{s},{60 + 20 * (1 - math.exp(-s / 40)):.3f}\n" for s in steps[::4]))
+            write_json(f["train_summary"], {**head, "steps": 120, "best_step": 120})
+        else:
+            f["train_loss"].write_text("step,loss,lr\n"); f["dev"].write_text("step,stsb_dev_spearman\n")
+            write_json(f["train_summary"], {**head, "trained": False})
+    (root / "dvc.lock").write_text(f"# {SYNTHETIC_NOTE}\nschema: '2.0'\nstages: {{}}\n")
     return root
 
 # %% ../nbs/11_report.ipynb
 def comparison_table(data: dict):
-    "pandas DataFrame: reported vs reproduced vs Δ per task for each method, then the baseline rows."
+    "pandas DataFrame: paper vs reproduced vs Δ per task for each compared experiment, then the other rows."
     import pandas as pd
     cols = list(data["paper"]["tasks"]) + ["avg"]
     rows, index = [], []
     nan = {c: math.nan for c in cols}
-    for mid, m in data["methods"].items():
-        rep = m["reported"]["scores"]; ours = m["scores"] or nan
-        name = f"{m['label']}"
-        rows += [{c: rep[c] for c in cols}, ours, {c: ours[c] - rep[c] for c in cols}]
-        index += [(name, f"paper ({m['reported']['table']}, {m['reported']['base_model']})"),
-                  (name, f"reproduced ({m['base_model']}, {data['scale']})"), (name, "Δ reproduced − paper")]
-    for bid, b in data["baselines"].items():
-        rows.append(b["scores"] or nan); index.append(("before training", f"{b['label']} ({b['base_model']})"))
-    df = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["method", "row"]))[cols]
+    rest = []
+    for r in data["experiments"].values():
+        if r["reported"] is None: rest.append(r); continue
+        rep = r["reported"]["scores"]; ours = r["scores"] or nan
+        rows += [{c: rep[c] for c in cols}, ours]
+        index += [(r["label"], f"paper ({r['reported']['table']}, {r['reported']['base_model']})"),
+                  (r["label"], f"reproduced ({r['base_model']}, {r['scale']})")]
+        if r["comparable"]: rows.append({c: ours[c] - rep[c] for c in cols}); index.append((r["label"], "Δ reproduced − paper"))
+    for r in rest:
+        rows.append(r["scores"] or nan)
+        index.append(("before training" if r["kind"] != "train" else "trained (no reported row)",
+                      f"{r['label']} ({r['base_model']}, {r['scale']})"))
+    if not rows: return pd.DataFrame(columns=cols, dtype=float)
+    df = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["experiment", "row"]))[cols]
     return df.astype(float).round(2)
 
 # %% ../nbs/11_report.ipynb
+def _sorted_set(xs, empty="(no results yet)"):
+    return ", ".join(sorted({str(x) for x in xs if x not in (None, "")})) or empty
+
 def provenance_rows(data: dict) -> list[tuple[str, str]]:
     "(field, value) pairs of the provenance header."
-    commits = sorted({str(x["provenance"].get("git_commit")) for x in [*data["methods"].values(), *data["baselines"].values()]
-                      if x["provenance"].get("git_commit")}) or ["(no results yet)"]
-    hw = sorted({str(x["provenance"].get("device")) for x in [*data["methods"].values(), *data["baselines"].values()]
-                 if x["provenance"].get("device")}) or ["(no results yet)"]
-    models = sorted({str(m["base_model"]) for m in data["methods"].values()})
-    dat = [f"{mid}: {m['config'].get('data', '?')}" for mid, m in data["methods"].items()]
+    rows = list(data["experiments"].values())
+    prov = [r["provenance"] for r in rows]
+    seeds = _sorted_set([p.get("seed") for p in prov], empty=str(data["params"].get("seed", "?")))
+    dat = [f"{r['id']}: {r['data']}" for r in rows if r["data"]] or ["none (training-free rows only)"]
+    notes = sorted({str(p["note"]) for p in prov if p.get("note")})
     return [("paper", f"{data['paper']['title']} ({data['paper']['venue']}, arXiv {data['paper']['arxiv']})"),
-            ("scale", str(data["scale"]) + ("" if data["is_replication"] else f" — {SMOKE_BANNER}")),
-            ("base model", ", ".join(models)), ("training data", "; ".join(dat)),
-            ("seed", str(data["params"].get("seed", "?"))), ("hardware", ", ".join(hw)),
-            ("git commit", ", ".join(commits)),
+            ("scale", str(data["scale"]) + ("" if data["is_replication"] else f" ({SMOKE_BANNER})")),
+            ("experiments", ", ".join(data["experiments"]) or "(none in params.yaml)"),
+            ("base model", _sorted_set([r["base_model"] for r in rows], empty="(none)")),
+            ("training data", "; ".join(dat)), ("seed", seeds),
+            ("hardware", _sorted_set([p.get("device") for p in prov])),
+            ("git commit", _sorted_set([p.get("git_commit") for p in prov])),
             ("dvc.lock sha256", data["dvc_lock_sha256"] or "(no dvc.lock: pipeline not run with dvc)"),
             ("evaluator", f"{data['paper'].get('protocol', '?')}: {data['paper'].get('metric', '')}"),
-            ("rendered", data["rendered_at"])] + \
-           [("notes", n) for n in sorted({str(x["provenance"]["note"]) for x in [*data["methods"].values(), *data["baselines"].values()]
-                                          if x["provenance"].get("note")})]
+            ("rendered", data["rendered_at"])] + [("notes", n) for n in notes]
+
+def row_provenance(data: dict):
+    "pandas DataFrame: one row per experiment with where its numbers come from."
+    import pandas as pd
+    out = {}
+    for eid, r in data["experiments"].items():
+        p = r["provenance"]
+        out[eid] = {"label": r["label"], "method": r["method"], "base model": r["base_model"], "scale": r["scale"],
+                    "protocol": r["protocol"], "training data": r["data"] or "—", "seed": p.get("seed", "—"),
+                    "hardware": p.get("device", "—"), "git commit": str(p.get("git_commit", "—"))[:12],
+                    "result": r["files"]["result"] if r["result"] is not None else "(no result yet)"}
+    return pd.DataFrame.from_dict(out, orient="index")
 
 # %% ../nbs/11_report.ipynb
-def _paper_value(hp: dict, base_model: str):
+DIFF_FIELDS = [  # (our setting, the paper's hyperparameter); None: handled specially
+    ("model", None), ("data", "data"), ("epochs", "epochs"), ("max_steps", None), ("batch_size", "batch_size"),
+    ("learning_rate", "learning_rate"), ("max_length", "max_seq_length"), ("temperature", "temperature"),
+    ("eval_steps", "eval_every_steps")]
+
+def _paper_value(hp, base_model: str):
     "A registry hyperparameter's value for the reported row's base model (or its 'value')."
     if not isinstance(hp, dict): return hp
     if "value" in hp: return hp["value"]
     short = base_model.replace("-uncased", "").replace("-cased", "")
     return hp.get(short, hp.get(short.split("-")[-1]))
 
+def _setting(r: dict, key: str):
+    "The effective value of setting `key` of row `r` (its settings, else the trainer's / method's default)."
+    if key in r["settings"]: return r["settings"][key]
+    cfg = r["experiment"].config
+    if hasattr(cfg, "model_fields") and key in type(cfg).model_fields and key != "options": return getattr(cfg, key)
+    return (getattr(cfg, "options", None) or {}).get(key)
+
+def _same(a, b) -> bool:
+    try: return math.isclose(float(a), float(b), rel_tol=1e-9)
+    except (TypeError, ValueError): return str(a) == str(b)
+
 def differences(data: dict) -> list[str]:
-    "Human-readable list of every setting where our run differs from the paper's."
+    "Human-readable list of every setting where a compared row differs from the paper's hyperparameters."
     out = []
     hp = data["paper"]["hyperparameters"]
-    fields = [("model", None), ("data", "data"), ("epochs", "epochs"), ("max_steps", None), ("batch_size", "batch_size"),
-              ("lr", "learning_rate"), ("max_length", "max_seq_length"), ("temperature", "temperature"),
-              ("eval_steps", "eval_every_steps")]
-    for mid, m in data["methods"].items():
-        cfg = m["config"]; key = data["paper"]["methods"][mid].get("params", mid)
-        sec = {**hp.get("common", {}), **hp.get(key, {})}
-        base = m["reported"]["base_model"]
-        for ours, theirs in fields:
-            mine = cfg.get(ours)
-            if ours == "model": paper_v = base; mine = cfg.get("model") or m["base_model"]
-            elif ours == "max_steps":
-                if mine: out.append(f"{mid}: training stopped after max_steps={mine} (paper: full {sec.get('epochs', {}).get('value', '?')} epoch(s) over its data)")
+    for eid, r in data["experiments"].items():
+        if r["reported"] is None: continue
+        sec = {**hp.get("common", {}), **hp.get(r["method"], {})}
+        base = r["reported"]["base_model"]
+        train = r["kind"] == "train"
+        if r["protocol"] != data["paper"].get("protocol", "senteval"):
+            out.append(f"{eid}: protocol = {r['protocol']} (paper: {data['paper'].get('protocol')}); no Δ computed")
+        for ours, theirs in DIFF_FIELDS:
+            if ours != "model" and not train and ours not in r["settings"]: continue
+            mine = r["experiment"].model if ours == "model" else _setting(r, ours)
+            if ours == "max_steps":
+                if mine: out.append(f"{eid}: training stopped after max_steps={mine} "
+                                    f"(paper: full {_paper_value(sec.get('epochs'), base) or '?'} epoch(s) over its data)")
                 continue
-            elif ours == "data":  # compare corpus ids (the official file names), show the paper's description
-                d = sec.get("data", {})
-                if d.get("id") and str(mine) != d["id"]: out.append(f"{mid}: data = {mine} (paper: {d.get('value')})")
+            if ours == "data":  # compare corpus ids (the official file names), show the paper's description
+                d = sec.get("data") or {}
+                if d.get("id") and str(mine) != d["id"]: out.append(f"{eid}: data = {mine} (paper: {d.get('value')}, {d['id']})")
                 continue
-            else: paper_v = _paper_value(sec.get(theirs), base)
+            paper_v = base if ours == "model" else _paper_value(sec.get(theirs), base)
             if mine is None or paper_v is None: continue
-            same = (math.isclose(float(mine), float(paper_v)) if isinstance(mine, (int, float)) and isinstance(paper_v, (int, float))
-                    else str(mine) == str(paper_v))
-            if not same: out.append(f"{mid}: {ours} = {mine} (paper: {paper_v})")
+            if not _same(mine, paper_v): out.append(f"{eid}: {ours} = {mine} (paper: {paper_v})")
     if not data["is_replication"]:
         out.insert(0, f"scale = {data['scale']}: {SMOKE_BANNER}; numbers are not comparable to the paper's")
     return out
 
 # %% ../nbs/11_report.ipynb
 def plot_task_bars(data: dict):
-    "Grouped bars per task: reported vs reproduced for each method."
+    "Grouped bars per task: paper vs reproduced for each compared experiment; the other rows side by side."
     import matplotlib.pyplot as plt
     cols = list(data["paper"]["tasks"]) + ["avg"]
-    ms = list(data["methods"].items())
-    fig, axes = plt.subplots(1, len(ms), figsize=(6 * len(ms), 3.6), squeeze=False)
+    comp = [r for r in data["experiments"].values() if r["reported"] is not None]
+    rest = [r for r in data["experiments"].values() if r["reported"] is None]
+    n = len(comp) + bool(rest)
+    fig, axes = plt.subplots(1, max(n, 1), figsize=(6 * max(n, 1), 3.6), squeeze=False)
     x = np.arange(len(cols))
-    for ax, (mid, m) in zip(axes[0], ms):
-        rep = [m["reported"]["scores"][c] for c in cols]
-        ours = [(m["scores"] or {}).get(c, math.nan) for c in cols]
-        ax.bar(x - 0.2, rep, 0.4, label=f"paper ({m['reported']['base_model']})", color="#999999")
-        ax.bar(x + 0.2, ours, 0.4, label=f"reproduced ({m['base_model']})", color="#1f77b4")
-        ax.set_xticks(x, cols, rotation=45, ha="right"); ax.set_ylabel("Spearman × 100"); ax.set_title(m["label"])
-        ax.legend(fontsize=8, loc="lower right")
+    for ax, r in zip(axes[0], comp):
+        ax.bar(x - 0.2, [r["reported"]["scores"][c] for c in cols], 0.4, label=f"paper ({r['reported']['base_model']})", color="#999999")
+        ax.bar(x + 0.2, [(r["scores"] or {}).get(c, math.nan) for c in cols], 0.4,
+               label=f"reproduced ({r['base_model']}, {r['scale']})", color="#1f77b4")
+        ax.set_title(r["label"])
+    if rest:
+        ax, w = axes[0][len(comp)], 0.8 / len(rest)
+        for i, r in enumerate(rest):
+            ax.bar(x - 0.4 + w * (i + 0.5), [(r["scores"] or {}).get(c, math.nan) for c in cols], w, label=f"{r['id']} ({r['base_model']})")
+        ax.set_title("Before training / no reported row")
+    for ax in axes[0]:
+        ax.set_xticks(x, cols, rotation=45, ha="right"); ax.set_ylabel("Spearman × 100")
+        if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=8, loc="lower right")
+        else: ax.text(0.5, 0.5, "no experiments", ha="center", transform=ax.transAxes)
     fig.tight_layout(); return fig
 
 def plot_training(data: dict):
-    "Training loss and STS-B dev Spearman over steps for each method."
+    "Training loss and STS-B dev Spearman over steps for each trained experiment."
     import matplotlib.pyplot as plt
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.6))
-    for mid, m in data["methods"].items():
-        if m["train_loss"]: a1.plot(m["train_loss"]["step"], m["train_loss"]["loss"], label=mid)
-        if m["dev"]: a2.plot(m["dev"]["step"], m["dev"]["stsb_dev_spearman"], marker="o", label=mid)
+    for eid, r in data["experiments"].items():
+        if r["train_loss"]: a1.plot(r["train_loss"]["step"], r["train_loss"]["loss"], label=eid)
+        if r["dev"]: a2.plot(r["dev"]["step"], r["dev"]["stsb_dev_spearman"], marker="o", label=eid)
     a1.set(xlabel="step", ylabel="training loss", title="Training loss"); a2.set(xlabel="step", ylabel="Spearman × 100", title="STS-B dev")
     for a in (a1, a2):
         if a.get_legend_handles_labels()[0]: a.legend(fontsize=8)
@@ -231,28 +328,72 @@ def plot_training(data: dict):
     fig.tight_layout(); return fig
 
 def plot_geometry(data: dict):
-    "Alignment vs uniformity scatter for the baseline and trained models (lower is better on both)."
+    "Alignment vs uniformity scatter of every row with a measured geometry (lower is better on both)."
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(5, 4))
-    geo = data["geometry"] or {}
+    geo = {eid: r["geometry"] for eid, r in data["experiments"].items() if r["geometry"]}
     for k, v in geo.items():
-        if isinstance(v, dict) and "alignment" in v and "uniformity" in v:
-            ax.scatter(v["uniformity"], v["alignment"], s=60); ax.annotate(k, (v["uniformity"], v["alignment"]),
-                                                                            textcoords="offset points", xytext=(5, 5))
-    if not geo: ax.text(0.5, 0.5, "no geometry.json yet", ha="center", transform=ax.transAxes)
+        ax.scatter(v["uniformity"], v["alignment"], s=60)
+        ax.annotate(k, (v["uniformity"], v["alignment"]), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    if not geo: ax.text(0.5, 0.5, "no geometry measured yet", ha="center", transform=ax.transAxes)
     ax.set(xlabel="uniformity (lower is better)", ylabel="alignment (lower is better)", title="Alignment vs uniformity (STS-B)")
     fig.tight_layout(); return fig
 
 # %% ../nbs/11_report.ipynb
 def geometry_table(data: dict):
-    "pandas DataFrame of alignment and uniformity per model (from geometry.json)."
+    "pandas DataFrame of alignment and uniformity per experiment (from the `geometry` field of its result)."
     import pandas as pd
-    geo = data["geometry"] or {}
-    rows = {k: {"model": v.get("model"), "pooler": v.get("pooler"), "alignment": v["alignment"], "uniformity": v["uniformity"],
-                "positive pairs": v.get("n_pos_pairs"), "sentences": v.get("n_sentences")}
-            for k, v in geo.items() if isinstance(v, dict) and "alignment" in v}
+    rows = {eid: {"label": r["label"], "model": r["base_model"], "pooler": (r["result"] or {}).get("pooler"),
+                  "alignment": r["geometry"]["alignment"], "uniformity": r["geometry"]["uniformity"],
+                  "positive pairs": r["geometry"].get("n_pos_pairs"), "sentences": r["geometry"].get("n_sentences")}
+            for eid, r in data["experiments"].items() if r["geometry"]}
     df = pd.DataFrame.from_dict(rows, orient="index")
     return df.round({"alignment": 4, "uniformity": 4}) if len(df) else df
+
+# %% ../nbs/11_report.ipynb
+def smoke_note(data: dict) -> str:
+    "What numbers at a non-paper scale are (empty at paper scale)."
+    if data["is_replication"]: return ""
+    models = _sorted_set([r["base_model"] for r in data["experiments"].values()], empty="a small model")
+    return (f"Numbers at scale '{data['scale']}' are a pipeline check, not a replication: the same code runs end to end, "
+            f"but it starts from an already trained sentence encoder ({models}) and trains for a few dozen steps on a "
+            "small corpus derived from the evaluation data, so they are no evidence about the paper's claims.")
+
+FRAGMENTS = {
+    "header": """<h1>Replication report: {{ paper.title }}</h1>
+<p>{{ paper.authors | join(", ") }}. {{ paper.venue }}, arXiv {{ paper.arxiv }}{% if paper.version %}, {{ paper.version }}{% endif %}.</p>
+{% if not is_replication %}<div class="smoke-banner" style="border:3px solid #c00;background:#fee;color:#900;padding:10px;font-size:1.3em;font-weight:bold;margin:8px 0">{{ banner }}</div>
+<p class="smoke-note">{{ note }}</p>{% endif %}
+{% for s in stale %}<div class="stale" style="border:2px solid #c60;background:#fff4e5;padding:6px;margin:4px 0">stale: {{ s }}</div>{% endfor %}""",
+    "list": """{% if title %}<h2>{{ title }}</h2>{% endif %}{% if intro %}<p>{{ intro }}</p>{% endif %}
+<ul class="{{ cls }}">{% for x in items %}<li>{{ x }}</li>{% endfor %}</ul>""",
+    "section": """<h2>{{ title }}</h2>{% if text %}<p>{{ text }}</p>{% endif %}""",
+}
+
+def fragment(name: str, **ctx) -> str:
+    "The HTML of template `name` of FRAGMENTS rendered with `ctx` (every value escaped)."
+    import jinja2
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    return env.from_string(FRAGMENTS[name]).render(**ctx)
+
+def header_html(data: dict) -> str:
+    "Title, authors, the smoke banner and note (when not at paper scale) and stale-result warnings."
+    return fragment("header", paper=data["paper"], is_replication=data["is_replication"], banner=SMOKE_BANNER,
+                    note=smoke_note(data), stale=data["stale"])
+
+def provenance_html(data: dict) -> str:
+    "The provenance header as a two-column table of class 'provenance'."
+    import pandas as pd
+    rows = provenance_rows(data)
+    return pd.DataFrame({"value": [v for _, v in rows]}, index=[k for k, _ in rows]).to_html(classes="provenance", header=False)
+
+def comparison_html(data: dict) -> str:
+    "The comparison table (class 'comparison'): two decimals, '—' for numbers not produced yet."
+    return comparison_table(data).to_html(classes="comparison", na_rep="—", float_format=lambda v: f"{v:.2f}")
+
+def geometry_html(data: dict) -> str:
+    "The geometry table (class 'geometry'): four decimals."
+    return geometry_table(data).to_html(classes="geometry", na_rep="—", float_format=lambda v: f"{v:.4f}")
 
 # %% ../nbs/11_report.ipynb
 HTML_TEMPLATE = """{%- extends 'index.html.j2' -%}
@@ -276,11 +417,10 @@ def notebook_to_html(nb_path, title=None) -> str:
 # %% ../nbs/11_report.ipynb
 def _repo_template():
     "The report template shipped in the repository (reports/templates/paper.ipynb)."
-    here = Path(__file__).resolve().parent.parent / TEMPLATE
-    return here if here.exists() else Path.cwd() / TEMPLATE
+    return _repo_file(TEMPLATE)
 
 def render_report(paper_id,           # a registry id, e.g. "simcse"
-                  root=".",           # repository root holding results/, params.yaml, dvc.lock
+                  root=".",           # repository root holding params.yaml, results/, dvc.lock
                   out_dir="reports",  # where <id>.ipynb and <id>.html are written (relative to root)
                   template=None,      # papermill template; default reports/templates/paper.ipynb
                   kernel="python3"):
@@ -291,7 +431,9 @@ def render_report(paper_id,           # a registry id, e.g. "simcse"
     out = Path(out_dir) if Path(out_dir).is_absolute() else root / out_dir
     template = Path(template) if template else (root / TEMPLATE if (root / TEMPLATE).exists() else _repo_template())
     if not template.exists(): fail(f"{template}: report template not found")
-    pkg_parent = str(Path(__file__).resolve().parent.parent)
+    report_data(paper_id, root)  # params and result files readable: a bad one is a one-line error, not a kernel traceback
+    import sembed
+    pkg_parent = str(Path(sembed.__file__).resolve().parent.parent)
     with tempfile.TemporaryDirectory(prefix="sembed-report-") as tmp:
         nb_tmp = Path(tmp) / f"{paper_id}.ipynb"
         pm.execute_notebook(str(template), str(nb_tmp), parameters={"paper_id": paper_id, "root": str(root),
@@ -303,35 +445,55 @@ def render_report(paper_id,           # a registry id, e.g. "simcse"
     return out / f"{paper_id}.html"
 
 # %% ../nbs/11_report.ipynb
+LEADERBOARD_COLUMNS = ["paper", "experiment", "label", "method", "kind", "base_model", "scale", "protocol", *STS_COLUMNS,
+                       "avg", "paper_avg", "delta_avg", "git_commit"]
+
 def leaderboard_rows(root=".") -> list[dict]:
-    "One dict per reproduced row (method or before-training baseline) of every registered paper."
+    "One dict per experiment of `root`/params.yaml that has a result (every paper's rows and the plain baselines)."
+    root = Path(root)
+    params = load_params(root / "params.yaml")
+    exps = params.get("experiments")
+    if not isinstance(exps, dict): fail(f"{root / 'params.yaml'}: experiments: expected a mapping of experiment ids")
+    reg = load_registry()
     rows = []
-    for pid in paper_ids():
-        d = report_data(pid, root)
-        proto = d["paper"].get("protocol")
-        items = [(mid, m, m["reported"]["scores"]["avg"]) for mid, m in d["methods"].items()] + \
-                [(bid, b, None) for bid, b in d["baselines"].items()]
-        for rid, x, rep in items:
-            if x["scores"] is None or x["result"].get("protocol", proto) != proto: continue
-            r = {"paper": pid, "row": rid, "label": x["label"], "base_model": x["base_model"], "scale": d["scale"],
-                 "protocol": proto, **{t: round(x["scores"][t], 2) for t in d["paper"]["tasks"]},
-                 "avg": round(x["scores"]["avg"], 2), "paper_avg": rep,
-                 "delta_avg": None if rep is None else round(x["scores"]["avg"] - rep, 2),
-                 "git_commit": x["provenance"].get("git_commit", "")}
-            rows.append(r)
+    for eid, spec in exps.items():
+        res = read_json(result_files(root, eid)["result"])
+        if res is None: continue
+        spec = spec if isinstance(spec, dict) else {}
+        pid = res.get("paper", spec.get("paper"))
+        paper = reg.get(pid) if pid else None
+        rep = (paper or {}).get("reported", {}).get(res.get("compare")) if res.get("compare") else None
+        sc = scores_of(res, STS_COLUMNS)
+        ok = rep is not None and not rep.get("reference_only") and res.get("protocol") == paper.get("protocol", "senteval")
+        rows.append({"paper": pid, "experiment": eid, "label": spec.get("label") or eid, "method": res.get("method", spec.get("method")),
+                     "kind": res.get("kind"), "base_model": res.get("model"),
+                     "scale": res.get("scale") or (res.get("provenance") or {}).get("scale"), "protocol": res.get("protocol"),
+                     **{t: round(sc[t], 2) for t in STS_COLUMNS}, "avg": round(sc["avg"], 2),
+                     "paper_avg": rep["scores"]["avg"] if ok else None,
+                     "delta_avg": round(sc["avg"] - rep["scores"]["avg"], 2) if ok else None,
+                     "git_commit": (res.get("provenance") or {}).get("git_commit")})
     return rows
+
+def leaderboard_frame(rows: list[dict]):
+    "pandas DataFrame of leaderboard rows with the columns of LEADERBOARD_COLUMNS."
+    import pandas as pd
+    return pd.DataFrame(rows, columns=LEADERBOARD_COLUMNS)
 
 # %% ../nbs/11_report.ipynb
 SORT_JS = """
 document.querySelectorAll('table.sortable').forEach(function (table) {
-  table.querySelectorAll('th').forEach(function (th, col) {
+  var heads = table.tHead ? table.tHead.rows[0].cells : [];
+  Array.prototype.forEach.call(heads, function (th, col) {
+    th.title = 'click to sort';
     th.addEventListener('click', function () {
       var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
       var asc = th.getAttribute('data-dir') !== 'asc';
+      Array.prototype.forEach.call(heads, function (h) { h.removeAttribute('data-dir'); });
       th.setAttribute('data-dir', asc ? 'asc' : 'desc');
       rows.sort(function (a, b) {
         var x = a.cells[col].textContent.trim(), y = b.cells[col].textContent.trim();
-        var nx = parseFloat(x), ny = parseFloat(y);
+        if (x === '' || y === '') return (x === '') - (y === '');   // empty cells last
+        var nx = Number(x), ny = Number(y);
         var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
         return asc ? c : -c;
       });
@@ -341,29 +503,49 @@ document.querySelectorAll('table.sortable').forEach(function (table) {
 });
 """
 
+LEADERBOARD_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>sembed leaderboard</title>
+<style>
+body { font-family: sans-serif; margin: 2em; }
+table { border-collapse: collapse; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; }
+td { text-align: right; }
+th { cursor: pointer; background: #eee; }
+th[data-dir=asc]::after { content: " \\25B2"; }
+th[data-dir=desc]::after { content: " \\25BC"; }
+.smoke-note { border: 2px solid #c00; background: #fee; color: #900; padding: 6px; }
+</style></head><body>
+<h1>sembed leaderboard</h1>
+<p>Spearman × 100 per STS task, one row per experiment of <code>params.yaml</code> that has a result; every row of
+one protocol is scored by the same evaluator. <code>paper_avg</code> and <code>delta_avg</code> (reproduced − paper)
+are filled where the row names a reported row of its paper and was scored with the paper's protocol.
+Click a column header to sort.</p>
+<p class="smoke-note">Rows at scale <em>smoke</em> are smoke runs — not replications: pipeline checks that start
+from an already trained encoder, so their Δ says nothing about the paper's claims. The same holds for every scale
+other than <em>paper</em>; the scale column says so on each such row.</p>
+{% if not n_rows %}<p>No reproduced results yet: run the pipeline (dvc repro) first.</p>{% endif %}
+{{ table | safe }}
+<script>{{ sort_js | safe }}</script>
+</body></html>
+"""
+
 def leaderboard_html(rows: list[dict]) -> str:
-    "A self-contained HTML page with a click-to-sort table of `rows`."
-    cols = list(rows[0]) if rows else ["paper", "row", "avg"]
-    e = lambda v: html.escape("" if v is None else str(v))
-    head = "".join(f"<th title='click to sort'>{e(c)}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{e(r.get(c))}</td>" for c in cols) + "</tr>" for r in rows)
-    note = "" if rows else "<p>No reproduced results yet: run the pipeline (dvc repro) first.</p>"
-    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>sembed leaderboard</title><style>"
-            "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:4px 8px}"
-            "th{cursor:pointer;background:#eee}td{text-align:right}</style></head><body>"
-            "<h1>sembed leaderboard</h1><p>Spearman × 100, every row scored by the same evaluator; "
-            "scale 'smoke' rows are smoke runs — not replications.</p>"
-            f"{note}<table class='sortable'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-            f"<script>{SORT_JS}</script></body></html>")
+    "A self-contained HTML page with a click-to-sort table of `rows` (non-paper scales marked as not replications)."
+    import jinja2, pandas as pd
+    df = leaderboard_frame(rows)
+    shown = df.astype(object).where(df.notna(), "")
+    for c in [*STS_COLUMNS, "avg", "paper_avg", "delta_avg"]:
+        shown[c] = [("" if v == "" else f"{float(v):.2f}") for v in shown[c]]
+    shown["scale"] = [s if s in ("paper", "") else f"{s} — not a replication" for s in shown["scale"]]
+    table = shown.to_html(classes="sortable leaderboard", index=False, border=0)
+    env = jinja2.Environment(autoescape=True)
+    return env.from_string(LEADERBOARD_PAGE).render(table=table, n_rows=len(rows), sort_js=SORT_JS)
 
 def render_leaderboard(root=".", out_dir="reports"):
-    "Write `<out_dir>/leaderboard.html` and `leaderboard.csv` from every paper's reproduced rows."
+    "Write `<out_dir>/leaderboard.html` and `leaderboard.csv` from every experiment's result."
     root = Path(root).resolve()
     out = Path(out_dir) if Path(out_dir).is_absolute() else root / out_dir
     rows = leaderboard_rows(root)
-    buf = io.StringIO()
-    if rows:
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n"); w.writeheader(); w.writerows(rows)
-    with atomic_path(out / "leaderboard.csv") as t: t.write_text(buf.getvalue())
+    with atomic_path(out / "leaderboard.csv") as t: leaderboard_frame(rows).to_csv(t, index=False, lineterminator="\n")
     with atomic_path(out / "leaderboard.html") as t: t.write_text(leaderboard_html(rows), encoding="utf-8")
     return out / "leaderboard.html"

@@ -44,12 +44,12 @@ def _head(hidden, opts): return MLPHead(hidden) if opts.head != "none" else None
 def _head_mode(opts): return opts.head
 
 def _check_unsup(cfg, opts):
-    if cfg.batch_size < 2: fail(f"TrainConfig: field batch_size: bad value {cfg.batch_size} (unsupervised SimCSE needs >= 2: the other sentences are the negatives)")
+    if cfg.batch_size < 2: fail(f"field batch_size: bad value {cfg.batch_size} (unsupervised SimCSE needs >= 2: the other sentences are the negatives)")
     _check_pooler(cfg, opts)
 
 def _check_pooler(cfg, opts):
     if opts.head == "mlp" and cfg.pooler != "cls_before_pooler":
-        fail(f"TrainConfig: field pooler: bad value {cfg.pooler!r} (head 'mlp' needs pooler 'cls_before_pooler')")
+        fail(f"field pooler: bad value {cfg.pooler!r} (head 'mlp' needs pooler 'cls_before_pooler')")
 
 register(Method("simcse-unsup", "simcse", "train", "unsupervised SimCSE: two dropout views of a sentence, InfoNCE",
                 options=UnsupOptions, corpus="sentences", view=unsup_view,

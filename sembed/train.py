@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from .core import atomic_path, fail, provenance, set_seed, write_json
+from .core import SembedError, atomic_path, fail, provenance, set_seed, write_json
 from .core import progress as _progress
 from .export import HEAD_MODES, save_trained
 from .methods import Method, check_examples, get_method, read_corpus, validate, validation_message
@@ -71,6 +71,10 @@ class TrainConfig(BaseModel):
         data = _split_options(data, source, type(self))
         try: super().__init__(**data)
         except ValidationError as e: fail(validation_message(e, type(self), source))
+        m = self.method_spec
+        if m.check:                      # the method's own constraints (e.g. a batch size), before any work
+            try: m.check(self, self.opts)
+            except SembedError as e: fail(f"{source}: {e}")
 
     @classmethod
     def from_dict(cls, d: dict,                  # e.g. a params.yaml entry: shared fields and method options together
@@ -279,7 +283,6 @@ def train(config: TrainConfig | dict,  # the run's settings (its `method` names 
     if cfg.batch_size % ws: fail(f"TrainConfig: field batch_size: bad value {cfg.batch_size} (not divisible by {ws} processes)")
     n, per_step = len(examples), cfg.batch_size * cfg.grad_accum
     if n < per_step: fail(f"train: {n} training examples are fewer than one step needs (batch_size {cfg.batch_size} x grad_accum {cfg.grad_accum})")
-    if m.check: m.check(cfg, opts)                          # the method's own constraints (e.g. a batch size)
     objective = m.objective(opts)
     steps_per_epoch = n // cfg.batch_size // cfg.grad_accum
     total = cfg.max_steps or cfg.epochs * steps_per_epoch

@@ -1,38 +1,56 @@
 """Paper registry: SimCSE's reported numbers and hyperparameters are present, cited and consistent;
-unknown ids are refused with one line listing the known ids (issue: replication reports)."""
+hyperparameter sections are keyed by method name; the old pipeline mapping (methods, baselines, geometry,
+params_key) is gone and refused; unknown ids are refused with one line listing the known ids."""
+import copy
 import pytest
+import yaml
 from sembed.core import SembedError
-from sembed.registry import get_paper, load_registry, paper_ids, reported_row, STS_COLUMNS
+from sembed.registry import STS_COLUMNS, get_paper, load_registry, paper_ids, registry_path
 
 # Spot checks against SimCSE (arXiv 2104.08821v4) Table 5.
 TABLE5 = {"unsup-bert-base": (68.40, 76.85, 76.25), "unsup-roberta-base": (70.16, 80.22, 76.57),
-          "sup-bert-base": (75.30, 84.25, 81.57), "sup-roberta-base": (76.53, 85.83, 82.52)}
+          "unsup-roberta-large": (72.86, 81.98, 78.90), "sup-bert-base": (75.30, 84.25, 81.57),
+          "sup-roberta-base": (76.53, 85.83, 82.52), "sup-roberta-large": (77.46, 86.70, 83.76),
+          "bert-base-first-last-avg": (39.70, 53.87, 56.70)}
 
 
 def test_simcse_entry():
     p = get_paper("simcse")
     assert p["arxiv"] == "2104.08821" and p["year"] == 2021 and "Gao" in p["authors"][0]
-    assert p["tasks"] == STS_COLUMNS
+    assert p["tasks"] == STS_COLUMNS and p["protocol"] == "senteval"
+    assert set(p["reported"]) == set(TABLE5)
     for rid, (s12, stsb, avg) in TABLE5.items():
         row = p["reported"][rid]
         assert row["table"] == "Table 5"
         assert (row["scores"]["STS12"], row["scores"]["STS-B"], row["scores"]["avg"]) == (s12, stsb, avg)
-    assert p["methods"]["simcse-unsup"]["results"] == "results/simcse/unsup.senteval.json"
-    assert p["methods"]["simcse-sup"]["results"] == "results/simcse/sup.senteval.json"
-    assert {b["results"] for b in p["baselines"].values()} == {
-        "results/simcse/baseline.cls_before_pooler.senteval.json", "results/simcse/baseline.cls.senteval.json"}
+    assert p["reported"]["unsup-bert-base"]["method"] == "simcse-unsup" and p["reported"]["sup-roberta-base"]["method"] == "simcse-sup"
+    assert p["reported"]["bert-base-first-last-avg"]["reference_only"] is True
+    for gone in ("methods", "baselines", "geometry", "params_key"):
+        assert gone not in p, gone
 
 
 def test_hyperparameters_cited():
     hp = get_paper("simcse")["hyperparameters"]
-    assert hp["unsup"]["batch_size"]["bert-base"] == 64 and hp["unsup"]["learning_rate"]["bert-base"] == 3e-5
-    assert hp["unsup"]["batch_size"]["roberta-base"] == 512 and hp["unsup"]["learning_rate"]["roberta-base"] == 1e-5
-    assert hp["sup"]["batch_size"]["base"] == 512 and hp["sup"]["learning_rate"]["base"] == 5e-5
-    assert (hp["unsup"]["epochs"]["value"], hp["sup"]["epochs"]["value"]) == (1, 3)
+    assert set(hp) == {"source", "common", "simcse-unsup", "simcse-sup"}
+    un, su = hp["simcse-unsup"], hp["simcse-sup"]
+    assert un["batch_size"]["bert-base"] == 64 and un["learning_rate"]["bert-base"] == 3e-5
+    assert un["batch_size"]["roberta-base"] == 512 and un["learning_rate"]["roberta-base"] == 1e-5
+    assert su["batch_size"]["base"] == 512 and su["learning_rate"]["base"] == 5e-5
+    assert (un["epochs"]["value"], su["epochs"]["value"]) == (1, 3)
+    assert (un["data"]["id"], su["data"]["id"]) == ("wiki1m_for_simcse", "nli_for_simcse")
     assert hp["common"]["temperature"]["value"] == 0.05 and hp["common"]["eval_every_steps"]["value"] == 250
     assert hp["common"]["max_seq_length"]["value"] == 32
-    for sec in ("common", "unsup", "sup"):
+    for sec in ("common", "simcse-unsup", "simcse-sup"):
         for name, v in hp[sec].items(): assert v.get("cite"), f"{sec}.{name} has no citation"
+
+
+def test_hyperparameter_sections_are_registered_methods():
+    "Each method section is a registered method of the paper (what params.yaml experiments run)."
+    from sembed.methods import get_method
+    p = get_paper("simcse")
+    for sec in p["hyperparameters"]:
+        if sec in ("source", "common"): continue
+        assert get_method(sec).paper == "simcse", sec
 
 
 def test_every_row_mean_is_consistent():
@@ -42,6 +60,47 @@ def test_every_row_mean_is_consistent():
             assert abs(mean - row["scores"]["avg"]) <= 0.011, (pid, rid)
 
 
+def test_params_compare_rows_exist():
+    "Every `compare` of params.yaml names a non-reference reported row of its paper."
+    from conftest import ROOT
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    seen = 0
+    for eid, spec in params["experiments"].items():
+        for scale, s in spec["scales"].items():
+            for sub in ([s[k] for k in s if isinstance(s[k], dict)] if "base" in s else [s]):
+                if sub.get("compare"):
+                    row = get_paper(spec["paper"])["reported"][sub["compare"]]
+                    assert not row.get("reference_only") and row["method"] == spec["method"], (eid, scale)
+                    seen += 1
+    assert seen >= 6
+
+
+GOOD = yaml.safe_load(registry_path().read_text())
+
+
+@pytest.mark.parametrize("edit, msg", [
+    (lambda p: p["reported"]["unsup-bert-base"]["scores"].update(avg=77.0), "reported.unsup-bert-base.scores.avg: 77.0 is not the task mean"),
+    (lambda p: p["reported"]["sup-bert-base"].pop("table"), "reported.sup-bert-base.table: missing"),
+    (lambda p: p["reported"]["sup-bert-base"].update(table=" "), "reported.sup-bert-base.table: empty"),
+    (lambda p: p["reported"]["sup-bert-base"]["scores"].pop("SICK-R"), "reported.sup-bert-base.scores.SICK-R: missing"),
+    (lambda p: p["reported"]["sup-bert-base"]["scores"].update(STS17=1.0), "scores.STS17: not a task of the paper"),
+    (lambda p: p["reported"]["sup-bert-base"]["scores"].update(STS12="75.30"), "scores.STS12: bad value"),
+    (lambda p: p["hyperparameters"]["simcse-sup"]["epochs"].pop("cite"), "hyperparameters.simcse-sup.epochs.cite: missing"),
+    (lambda p: p["hyperparameters"]["common"].update(dropout={"cite": "Sec. 3"}), "hyperparameters.common.dropout: no value"),
+    (lambda p: p["hyperparameters"].update(sup=p["hyperparameters"].pop("simcse-sup")), "hyperparameters.sup: unknown section"),
+    (lambda p: p.update(methods={"simcse-unsup": {}}), "field 'methods' is no longer read"),
+    (lambda p: p.update(params_key="simcse"), "field 'params_key' is no longer read"),
+    (lambda p: p.update(tasks=["STS12", "STS99"]), "field tasks: unknown task 'STS99'"),
+    (lambda p: p.pop("title"), "field title: missing"),
+    (lambda p: p.update(titel="x"), "unknown field 'titel'"),
+])
+def test_bad_registry_refused(tmp_path, edit, msg):
+    bad = copy.deepcopy(GOOD); edit(bad["papers"]["simcse"])
+    f = tmp_path / "papers.yaml"; f.write_text(yaml.safe_dump(bad, allow_unicode=True))
+    with pytest.raises(SembedError) as e: load_registry(f)
+    assert msg in str(e.value) and "\n" not in str(e.value) and str(f) in str(e.value)
+
+
 @pytest.mark.parametrize("bad", ["nonsense", "simcse'; import os", "SIMCSE", "../simcse", ""])
 def test_unknown_id(bad):
     with pytest.raises(SembedError) as e: get_paper(bad)
@@ -49,8 +108,7 @@ def test_unknown_id(bad):
     assert "\n" not in msg and f"known ids: {', '.join(paper_ids())}" in msg
 
 
-def test_reported_row_by_family():
-    p = get_paper("simcse")
-    assert reported_row(p, "simcse-unsup", "bert-base-uncased")[0] == "unsup-bert-base"
-    assert reported_row(p, "simcse-unsup", "minilm-l6")[0] == "unsup-bert-base"
-    assert reported_row(p, "simcse-sup", "roberta-base")[0] == "sup-roberta-base"
+def test_reported_row_lookup_is_gone():
+    "Which reported row a run is compared with is the experiment's `compare`, not a guess from the model name."
+    import sembed.registry as reg
+    assert not hasattr(reg, "reported_row")

@@ -1,16 +1,21 @@
 """Replication report and leaderboard rendered from a SYNTHETIC results tree (numbers generated here by
-`sembed.report.synthetic_results`, never committed as results): table, provenance, smoke banner, embedded
-plots, offline HTML, a headless-browser render without console errors, bad ids refused, no retraining."""
-import hashlib, os, re, shutil, subprocess, sys, tempfile
+`sembed.report.synthetic_results` in the pipeline's layout: params.yaml experiments + results/<id>.*; never
+committed as results): comparison table, provenance, smoke banner and note, what differs from the paper,
+embedded plots, offline HTML, a headless-browser render without console errors, bad ids refused, no retraining."""
+import copy, hashlib, json, os, re, shutil, subprocess, sys
 from pathlib import Path
 import pytest
+import yaml
 from bs4 import BeautifulSoup
-from sembed.core import SembedError
-from sembed.registry import get_paper, paper_ids
-from sembed.report import SMOKE_BANNER, render_leaderboard, render_report, synthetic_results
+from sembed.core import SembedError, load_params
+from sembed.registry import STS_COLUMNS, paper_ids
+from sembed.report import (LEADERBOARD_COLUMNS, SMOKE_BANNER, SYNTHETIC_NOTE, differences, render_leaderboard,
+                           render_report, report_data, synthetic_results)
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+TEMPLATE = ROOT / "reports/templates/paper.ipynb"
+PAPER_ROWS = ["simcse-base-cls-before-pooler", "simcse-base-cls", "simcse-unsup", "simcse-sup"]
 
 
 def tree_hashes(root):
@@ -18,14 +23,49 @@ def tree_hashes(root):
             for p in sorted(Path(root).rglob("*")) if p.is_file() and "reports" not in p.parts}
 
 
+def repo_params():
+    return load_params(ROOT / "params.yaml")
+
+
+def with_lr(params, exp_id, base, lr):
+    "Copy of `params` with the paper-scale learning rate of `exp_id` (alternative `base`) set to `lr`."
+    p = copy.deepcopy(params)
+    p["experiments"][exp_id]["scales"]["paper"][base]["learning_rate"] = lr
+    return p
+
+
+def with_base(params, base):
+    p = copy.deepcopy(params)
+    for spec in p["experiments"].values():
+        if "base" in spec["scales"].get("paper", {}): spec["scales"]["paper"]["base"] = base
+    return p
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     "A synthetic smoke-scale results tree and its rendered report + leaderboard."
     root = synthetic_results(tmp_path_factory.mktemp("fixture"), scale="smoke")
     before = tree_hashes(root)
-    html_path = render_report("simcse", root=root, template=ROOT / "reports/templates/paper.ipynb")
+    html_path = render_report("simcse", root=root, template=TEMPLATE)
     lb = render_leaderboard(root)
     return root, before, html_path, lb
+
+
+def test_synthetic_tree_layout(rendered):
+    "The fixture has the pipeline's layout and says everywhere that it is synthetic."
+    root, *_ = rendered
+    params = load_params(root / "params.yaml")
+    assert (root / "params.yaml").read_text().startswith(f"# {SYNTHETIC_NOTE}")
+    assert params["scale"] == "smoke" and params["papers"] == ["simcse"]
+    ours = {k: v for k, v in repo_params()["experiments"].items() if v.get("paper") in ("simcse", None)}
+    assert params["experiments"] == ours   # a copy of the repository's experiments
+    for eid in ours:
+        res = json.loads((root / f"results/{eid}.json").read_text())
+        assert res["synthetic"] is True and res["provenance"]["note"] == SYNTHETIC_NOTE and res["experiment"] == eid
+        for f in ("train_loss.csv", "dev.csv", "train.json"): assert (root / f"results/{eid}.{f}").exists(), (eid, f)
+        assert ("geometry" in res) == bool(ours[eid].get("geometry")), eid
+    assert (root / "results/simcse-base-cls.train_loss.csv").read_text() == "step,loss,lr\n"   # training-free: header only
+    assert "SYNTHETIC" in (root / "dvc.lock").read_text()
 
 
 def test_outputs_written(rendered):
@@ -36,29 +76,52 @@ def test_outputs_written(rendered):
 
 
 def test_report_content(rendered):
-    _, _, html_path, _ = rendered
+    root, _, html_path, _ = rendered
     soup = BeautifulSoup(html_path.read_text(), "html.parser")
     text = soup.get_text(" ")
-    # smoke banner + provenance header
+    assert "Replication report: SimCSE" in text and "Tianyu Gao, Xingcheng Yao, Danqi Chen" in text
+    # smoke banner + what smoke numbers are + provenance header
     assert soup.find(class_="smoke-banner") and SMOKE_BANNER in soup.find(class_="smoke-banner").get_text()
+    note = soup.find(class_="smoke-note").get_text(" ")
+    assert "pipeline check" in note and "already trained" in note and "not a replication" in note
     prov = {th.get_text(strip=True): td.get_text(strip=True) for tr in soup.select("table.provenance tr")
             for th, td in [(tr.find("th"), tr.find("td"))]}
-    for field in ("scale", "base model", "training data", "seed", "hardware", "git commit", "dvc.lock sha256", "rendered"):
+    for field in ("paper", "scale", "base model", "training data", "seed", "hardware", "git commit", "dvc.lock sha256",
+                  "evaluator", "rendered"):
         assert prov.get(field), field
-    assert re.fullmatch(r"[0-9a-f]{64}", prov["dvc.lock sha256"])
+    assert prov["scale"].startswith("smoke") and SMOKE_BANNER in prov["scale"]
+    assert prov["base model"] == "minilm-l6" and "simcse-unsup: snli-devtest-sentences" in prov["training data"]
+    assert re.fullmatch(r"[0-9a-f]{64}", prov["dvc.lock sha256"]) and prov["git commit"] == "0" * 40
     assert "SYNTHETIC" in prov["notes"]
-    # reported vs reproduced table with the SimCSE rows (paper numbers from Table 5)
+    # reported vs reproduced table with the SimCSE rows (paper numbers from Table 5) and the before-training rows
     table = soup.select_one("table.comparison")
     assert table is not None
     ttext = table.get_text(" ")
     for s in ("Unsupervised SimCSE", "Supervised SimCSE", "paper (Table 5, bert-base-uncased)", "reproduced (minilm-l6, smoke)",
-              "Δ reproduced − paper", "before training", "76.25", "81.57", "68.40", "84.25"):
+              "Δ reproduced − paper", "before training", "Before training: [CLS] without MLP", "76.25", "81.57", "68.40", "84.25"):
         assert s in ttext, s
-    assert "What differs from the paper" in text and "model = minilm-l6 (paper: bert-base-uncased)" in text
+    for eid in ("simcse-unsup", "simcse-sup", "simcse-base-cls"):
+        res = json.loads((root / f"results/{eid}.json").read_text())
+        assert f"{res['avg']:.2f}" in ttext, eid   # the reproduced number shown is the result file's
+    # every reproduced row carries its provenance
+    rp = soup.select_one("table.row-provenance")
+    body = [[c.get_text(strip=True) for c in tr.find_all(["th", "td"])] for tr in rp.select("tbody tr")]
+    assert [r[0] for r in body] == PAPER_ROWS
+    assert all("cpu:synthetic" in r and "000000000000" in r and f"results/{r[0]}.json" in r for r in body)
+    # what differs from the paper
+    assert "What differs from the paper" in text
+    diffs = [li.get_text(" ", strip=True) for li in soup.select("ul.differences li")]
+    assert "simcse-unsup: model = minilm-l6 (paper: bert-base-uncased)" in diffs
+    assert "simcse-sup: batch_size = 64 (paper: 512)" in diffs and diffs[0].startswith("scale = smoke")
+    # geometry table: the result's own numbers to 4 decimals
+    gtext = soup.select_one("table.geometry").get_text(" ")
+    for eid in ("simcse-base-cls-before-pooler", "simcse-unsup", "simcse-sup"):
+        g = json.loads((root / f"results/{eid}.json").read_text())["geometry"]
+        assert f"{g['alignment']:.4f}" in gtext and f"{g['uniformity']:.4f}" in gtext, eid
     # >= 3 plots embedded as base64 PNG, and no code cells
     imgs = [i for i in soup.find_all("img") if i.get("src", "").startswith("data:image/png;base64,")]
     assert len(imgs) >= 3
-    assert "report_data(" not in text
+    assert "report_data(" not in text and "stale:" not in text
 
 
 def test_html_self_contained(rendered):
@@ -72,25 +135,90 @@ def test_html_self_contained(rendered):
 
 def test_leaderboard(rendered):
     root, *_ = rendered
-    csv = (root / "reports/leaderboard.csv").read_text().splitlines()
-    assert csv[0].startswith("paper,row,label,base_model,scale,protocol,STS12") and len(csv) == 1 + 4
-    assert all(",senteval," in l for l in csv[1:])
+    import pandas as pd
+    df = pd.read_csv(root / "reports/leaderboard.csv")
+    assert list(df.columns) == LEADERBOARD_COLUMNS
+    # one row per experiment with a result: the paper's rows and the plain baselines (paper: null)
+    assert list(df["experiment"]) == ["minilm-avg-mteb", "minilm-avg", *PAPER_ROWS]
+    assert df.loc[df.experiment.str.startswith("minilm"), "paper"].isna().all()
+    assert (df.loc[df.experiment.str.startswith("simcse"), "paper"] == "simcse").all()
+    assert (df["scale"] == "smoke").all() and set(df["protocol"]) == {"senteval", "mteb"}
+    u = df.set_index("experiment").loc["simcse-unsup"]
+    res = json.loads((root / "results/simcse-unsup.json").read_text())
+    assert (u["method"], u["kind"], u["base_model"], u["paper_avg"]) == ("simcse-unsup", "train", "minilm-l6", 76.25)
+    assert u["avg"] == round(res["avg"], 2) and abs(u["delta_avg"] - (res["avg"] - 76.25)) <= 0.011
+    assert df.set_index("experiment").loc["simcse-sup", "paper_avg"] == 81.57
+    assert df.loc[~df.experiment.isin(["simcse-unsup", "simcse-sup"]), ["paper_avg", "delta_avg"]].isna().all().all()
     soup = BeautifulSoup((root / "reports/leaderboard.html").read_text(), "html.parser")
-    assert soup.select_one("table.sortable") and soup.find("script")
+    t = soup.select_one("table.sortable")
+    assert t and soup.find("script") and "smoke runs — not replications" in soup.find(class_="smoke-note").get_text()
+    heads = [th.get_text(strip=True) for th in t.select("thead th")]
+    assert heads == LEADERBOARD_COLUMNS
+    rows = [[td.get_text(strip=True) for td in tr.find_all("td")] for tr in t.select("tbody tr")]
+    assert len(rows) == 6 and all(r[heads.index("scale")] == "smoke — not a replication" for r in rows)
+    assert "None" not in t.get_text() and "nan" not in t.get_text()
 
 
 def test_rerender_does_not_retrain(rendered):
     root, before, html_path, _ = rendered
-    render_report("simcse", root=root, template=ROOT / "reports/templates/paper.ipynb")
+    render_report("simcse", root=root, template=TEMPLATE)
     assert tree_hashes(root) == before, "rendering changed the results tree"
     assert not (root / "models").exists()
 
 
-def test_paper_scale_has_no_banner(tmp_path):
+@pytest.mark.parametrize("base, exp_id, lr, paper_lr", [("bert", "simcse-unsup", 1e-5, 3e-5),
+                                                        ("roberta", "simcse-unsup", 3e-5, 1e-5),
+                                                        ("bert", "simcse-sup", 1e-5, 5e-5)])
+def test_learning_rate_difference_is_listed(tmp_path, base, exp_id, lr, paper_lr):
+    "Paper scale: the params as shipped are the paper's settings (nothing differs); a changed learning rate is listed."
+    shipped = with_base(repo_params(), base)
+    d = report_data("simcse", synthetic_results(tmp_path / "shipped", scale="paper", params=shipped))
+    assert d["is_replication"] and differences(d) == []
+    d = report_data("simcse", synthetic_results(tmp_path / "changed", scale="paper", params=with_lr(shipped, exp_id, base, lr)))
+    assert differences(d) == [f"{exp_id}: learning_rate = {lr} (paper: {paper_lr})"]
+
+
+def test_paper_scale_report(tmp_path):
+    "Paper scale: no banner, the paper's base model in the reproduced row, and a changed learning rate in the list."
+    params = with_lr(repo_params(), "simcse-unsup", "bert", 1e-5)
+    root = synthetic_results(tmp_path, scale="paper", params=params)
+    soup = BeautifulSoup(render_report("simcse", root=root).read_text(), "html.parser")
+    assert soup.find(class_="smoke-banner") is None and soup.find(class_="smoke-note") is None
+    ttext = soup.select_one("table.comparison").get_text(" ")
+    assert "reproduced (bert-base-uncased, paper)" in ttext and "paper (Table 5, bert-base-uncased)" in ttext
+    diffs = [li.get_text(" ", strip=True) for li in soup.select("ul.differences li")]
+    assert diffs == ["simcse-unsup: learning_rate = 1e-05 (paper: 3e-05)"]
+
+
+def test_paper_scale_shipped_params_list_nothing(tmp_path):
     root = synthetic_results(tmp_path, scale="paper")
     soup = BeautifulSoup(render_report("simcse", root=root).read_text(), "html.parser")
-    assert soup.find(class_="smoke-banner") is None
-    assert "reproduced (bert-base-uncased, paper)" in soup.select_one("table.comparison").get_text(" ")
+    diffs = [li.get_text(" ", strip=True) for li in soup.select("ul.differences li")]
+    assert len(diffs) == 1 and diffs[0].startswith("none in the compared settings")
+    assert not any("learning_rate" in x for x in diffs)
+
+
+def test_stale_results_are_flagged(tmp_path):
+    "Results produced with other settings than params.yaml now holds are named as stale, not silently relabelled."
+    root = synthetic_results(tmp_path, scale="smoke")
+    p = load_params(root / "params.yaml")
+    p["experiments"]["simcse-unsup"]["scales"]["smoke"]["learning_rate"] = 1e-5
+    (root / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+    d = report_data("simcse", root)
+    assert d["stale"] == ["simcse-unsup: built with other settings than params.yaml now holds (learning_rate) (re-run the pipeline)"]
+    assert "simcse-unsup: learning_rate = 1e-05 (paper: 3e-05)" in differences(d)
+
+
+def test_missing_params_refused(tmp_path):
+    with pytest.raises(SembedError, match="params.yaml: params file not found"):
+        render_report("simcse", root=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_template_parameters_cell_tagged():
+    nb = json.loads(TEMPLATE.read_text())
+    tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1 and "paper_id" in "".join(tagged[0]["source"])
 
 
 @pytest.mark.parametrize("bad", ["nonsense", "simcse'; import os"])
