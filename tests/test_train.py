@@ -179,3 +179,73 @@ def test_ddp_matches_single_process(tmp_path):
     # 1.3e-6 of it seen). Bugs differ by 8e-5 (negatives not gathered), 2e-4 (BERT gradients summed, not averaged)
     # and 3e-2 (gathered without gradients) of it.
     assert_all_close_rel(w2, w1, rel=1e-5, scale=moved, what="weights after 3 steps, 2 processes vs 1")
+
+
+# --- a method with extra state in its objective (a queue of past embeddings, as ESimCSE keeps) -------------
+
+class _QueueLoss(torch.nn.Module):
+    "InfoNCE over two dropout views plus a FIFO queue of past (detached) embeddings as extra negatives."
+    def __init__(self, o):
+        super().__init__()
+        self.register_buffer("queue", torch.zeros(6, 32)); self.register_buffer("filled", torch.zeros((), dtype=torch.long))
+    def forward(self, z):
+        b = z.shape[0] // 2
+        h, hp = torch.nn.functional.normalize(z[:b], dim=-1), torch.nn.functional.normalize(z[b:], dim=-1)
+        neg = torch.cat([hp, self.queue[: int(self.filled)]])
+        loss = torch.nn.functional.cross_entropy(h @ neg.T / 0.05, torch.arange(b))
+        with torch.no_grad():   # enqueue this batch, drop the oldest
+            self.queue.copy_(torch.cat([hp.detach(), self.queue])[: self.queue.shape[0]])
+            self.filled.fill_(min(int(self.filled) + b, self.queue.shape[0]))
+        return loss
+
+
+@pytest.fixture()
+def queue_method():
+    "Register the test method for one test only (the registry is process-wide)."
+    from sembed.methods import METHODS
+    yield _register_queue_method()
+    METHODS.pop("test-queue", None)
+
+
+def _register_queue_method():
+    from sembed.methods import Method, register
+    return register(Method("test-queue", None, "train", "test: InfoNCE with a queue", corpus="sentences",
+                           view=lambda batch, o: (list(batch) * 2, None), objective=_QueueLoss, train_pooler="avg"))
+
+
+def test_resume_restores_objective_state(tmp_path, queue_method):
+    "Resume after interruption gives the same final weights for a method whose objective keeps state (a queue)."
+    cfg = {**CFG, "method": "test-queue"}
+    train(TrainConfig(**cfg), tmp_path / "a", encoder=tiny_encoder("avg"), examples=SENTS, dev_eval=_counter_eval(), progress=False)
+    calls = itertools.count()
+    def interrupt(enc):
+        if next(calls) == 1: raise KeyboardInterrupt
+        return 0.0
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(**cfg), tmp_path / "b", encoder=tiny_encoder("avg"), examples=SENTS, dev_eval=interrupt, progress=False)
+    ck = torch.load(tmp_path / "b.ckpt" / "last.pt", weights_only=False)
+    assert int(ck["objective"]["filled"]) == 6 and ck["objective"]["queue"].abs().sum() > 0   # the queue is checkpointed
+    train(TrainConfig(**cfg), tmp_path / "b", encoder=tiny_encoder("avg", seed=99), examples=SENTS, dev_eval=_counter_eval(100),
+          progress=False)
+    wa, wb = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert (tmp_path / "a" / "train_loss.csv").read_text() == (tmp_path / "b" / "train_loss.csv").read_text()
+
+
+def test_resume_without_objective_state_would_differ(tmp_path, monkeypatch, queue_method):
+    "The check above can fail: if the queue were not restored, the resumed run's weights differ."
+    import sembed.train as T
+    cfg = {**CFG, "method": "test-queue"}
+    train(TrainConfig(**cfg), tmp_path / "a", encoder=tiny_encoder("avg"), examples=SENTS, dev_eval=_counter_eval(), progress=False)
+    calls = itertools.count()
+    def interrupt(enc):
+        if next(calls) == 1: raise KeyboardInterrupt
+        return 0.0
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(**cfg), tmp_path / "b", encoder=tiny_encoder("avg"), examples=SENTS, dev_eval=interrupt, progress=False)
+    orig = T._Run._load_weights
+    monkeypatch.setattr(T._Run, "_load_weights", lambda self, ck: orig(self, {**ck, "objective": self.objective.state_dict()}))
+    train(TrainConfig(**cfg), tmp_path / "b", encoder=tiny_encoder("avg", seed=99), examples=SENTS, dev_eval=_counter_eval(100),
+          progress=False)
+    wa, wb = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert any(not torch.equal(wa[k], wb[k]) for k in wa)
