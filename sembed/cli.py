@@ -32,7 +32,7 @@ def cmd_download(a):
     "Fetch evaluation data (SentEval STS/SICK/SNLI and the MTEB STS sets) into `--out`."
     from sembed.data import download
     for n in (a.only or []): check_choice("dataset", n, ["senteval", "mteb"])
-    check_writable(Path(a.out) / ".probe", "--out")
+    check_writable(a.out, "--out")
     out = download(out=a.out, only=a.only, mirror=a.mirror)
     n = sum(1 for p in Path(out).rglob("*") if p.is_file())
     print(f"sembed download: {n} verified files in {out}")
@@ -77,10 +77,8 @@ def cmd_eval(a):
     check_choice("split", a.split, ["test", "dev"])
     if bool(a.experiment) == bool(a.model): fail("eval: give exactly one of --experiment ID or --model MODEL")
     if a.experiment:
-        from sembed.experiments import evaluate, experiments
-        exps = experiments(load_params(a.params), data_root=a.data)
-        if a.experiment not in exps: fail(f"params.yaml: experiments: unknown experiment '{a.experiment}' (known: {', '.join(exps)})")
-        res = evaluate(exps[a.experiment], data_root=a.data, models=a.models, batch_size=a.batch_size, out=out, tasks=tasks, split=a.split)
+        from sembed.experiments import evaluate, get_experiment
+        res = evaluate(get_experiment(load_params(a.params), a.experiment, a.data), data_root=a.data, models=a.models, batch_size=a.batch_size, out=out, tasks=tasks, split=a.split)
         print(format_result(res)); return
     from sembed.encoders import POOLERS, SentenceEncoder, resolve_model
     from sembed.evaluate import evaluate_sts, make_result
@@ -113,19 +111,18 @@ def format_result(res):
 def cmd_prepare(a):
     "Validate the experiment matrix and build the training corpora of the current `scale` into `--out`."
     from sembed.experiments import prepare
-    check_writable(Path(a.out).parent / ".probe", "--out")
+    check_writable(a.out, "--out")
     prepare(load_params(a.params), data_root=a.data, out=a.out)
 
 def cmd_train(a):
     "Build experiment `--experiment` at the `scale` of params.yaml: model to `--out`, logs and metrics to `--results`."
-    from sembed.experiments import build, experiments
+    from sembed.experiments import build, get_experiment
     params = load_params(a.params)
-    exps = experiments(params, data_root=a.data)
-    if a.experiment not in exps: fail(f"params.yaml: experiments: unknown experiment '{a.experiment}' (known: {', '.join(exps)})")
+    exp = get_experiment(params, a.experiment, a.data)
     out = Path(a.out)
     if out.name != a.experiment: fail(f"--out {a.out}: the folder must be named after the experiment ({a.experiment})")
-    check_writable(out, "--out"); check_writable(Path(a.results) / f"{a.experiment}.train.json", "--results")
-    build(exps[a.experiment], data_root=a.data, models=out.parent, results=a.results, resume=not a.no_resume,
+    # build() checks that --out and --results can be written before any work
+    build(exp, data_root=a.data, models=out.parent, results=a.results, resume=not a.no_resume,
           batch_size=(params.get("eval") or {}).get("batch_size", 64))
 
 # %% ../nbs/04_cli.ipynb

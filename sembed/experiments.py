@@ -4,18 +4,18 @@
 
 # %% ../nbs/12_experiments.ipynb 3
 from __future__ import annotations
-import json, os, shutil
-from dataclasses import dataclass, field
+import os, shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
-from .core import atomic_path, fail, load_params, progress, provenance, sha256_file, sha256_json, write_json
+from .core import atomic_path, check_writable, fail, provenance, sha256_file, sha256_json, write_json
 from .methods import Method, get_corpus, get_method, load_plugins, read_corpus, validate
 
 # %% auto 0
-__all__ = ['SCALES', 'ExperimentSpec', 'Experiment', 'scale_of', 'scale_settings', 'experiment', 'experiments', 'fetch_corpus',
-           'prepare', 'EncodeContext', 'build', 'embed_fn', 'evaluate']
+__all__ = ['SCALES', 'ExperimentSpec', 'Experiment', 'scale_of', 'scale_settings', 'experiment', 'experiments', 'get_experiment',
+           'fetch_corpus', 'prepare', 'EncodeContext', 'build', 'embed_fn', 'evaluate']
 
 # %% ../nbs/12_experiments.ipynb
 SCALES = ("smoke", "full", "paper")
@@ -119,6 +119,12 @@ def experiments(params: dict, scale: str | None = None, data_root="data") -> dic
             fail(f"params.yaml: experiments.{e.id}: paper '{e.paper}' is not listed in papers (its report would never render)")
     return exps
 
+def get_experiment(params: dict, exp_id: str, data_root="data") -> Experiment:
+    "Experiment `exp_id` at the current scale, after validating the whole matrix (a typo anywhere fails every stage)."
+    exps = experiments(params, data_root=data_root)
+    if exp_id not in exps: fail(f"params.yaml: experiments: unknown experiment '{exp_id}' (known: {', '.join(exps)})")
+    return exps[exp_id]
+
 # %% ../nbs/12_experiments.ipynb
 def _write_corpus(kind, path, examples):
     import csv
@@ -192,7 +198,6 @@ def _empty_logs(results, exp_id):
 def build(exp: Experiment, data_root="data", models="models", results="results", resume=True, batch_size=64):
     "Train / fit / spec the model of `exp` into `<models>/<id>`; logs and summary into `<results>/<id>.*`."
     out, results = Path(models) / exp.id, Path(results)
-    from sembed.core import check_writable
     check_writable(out, "--out"); check_writable(results / f"{exp.id}.train.json", "--results")
     head = {"experiment": exp.id, "paper": exp.paper, "method": exp.method.name, "kind": exp.kind, "scale": exp.scale,
             "model": exp.model, "settings": exp.settings}
@@ -231,17 +236,17 @@ def embed_fn(exp: Experiment, data_root="data", models="models", batch_size=64, 
         return (lambda s: enc.encode(s, batch_size=batch_size, progress=progress)), enc.pooler
     ctx = EncodeContext(exp.model, exp.settings, data_root, batch_size, progress)
     o = exp.config
-    if exp.kind == "encode": return (lambda s: exp.method.embed(ctx, s, o)), getattr(o, "pooler", None) or ctx.encoder.pooler
+    pooler = getattr(o, "pooler", None)
+    name = pooler or ctx.encoder.pooler
+    if exp.kind == "encode": return (lambda s: exp.method.embed(ctx, s, o)), name
     state = dict(np.load(folder / "transform.npz"))
-    return (lambda s: exp.method.apply(state, ctx.embed(s, getattr(o, "pooler", None)), o)), getattr(o, "pooler", None) or ctx.encoder.pooler
+    return (lambda s: exp.method.apply(state, ctx.embed(s, pooler), o)), name
 
 def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, out=None, tasks=None, split="test"):
     "Score row `exp`; returns the result dict (written atomically to `out` if given)."
     from sembed.evaluate import evaluate_sts, make_result
     from sembed.data import STS_TASKS, load_sts
-    if out is not None:
-        from sembed.core import check_writable
-        check_writable(out)
+    if out is not None: check_writable(out)
     tasks = tasks or list(STS_TASKS)
     for t in tasks: load_sts(t, protocol=exp.spec.protocol, split=split, root=data_root)   # data present: fail before encoding
     encode, pooler = embed_fn(exp, data_root, models, batch_size)

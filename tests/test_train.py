@@ -213,8 +213,8 @@ def _register_queue_method():
                            view=lambda batch, o: (list(batch) * 2, None), objective=_QueueLoss, train_pooler="avg"))
 
 
-def test_resume_restores_objective_state(tmp_path, queue_method):
-    "Resume after interruption gives the same final weights for a method whose objective keeps state (a queue)."
+def _queue_run_interrupted_then_resumed(tmp_path):
+    "Train the queue method straight (a/) and interrupted at step 4 then resumed (b/); returns the resume call's args."
     cfg = {**CFG, "method": "test-queue"}
     train(TrainConfig(**cfg), tmp_path / "a", encoder=tiny_encoder("avg"), examples=SENTS, dev_eval=_counter_eval(), progress=False)
     calls = itertools.count()
@@ -223,10 +223,16 @@ def test_resume_restores_objective_state(tmp_path, queue_method):
         return 0.0
     with pytest.raises(KeyboardInterrupt):
         train(TrainConfig(**cfg), tmp_path / "b", encoder=tiny_encoder("avg"), examples=SENTS, dev_eval=interrupt, progress=False)
+    return lambda: train(TrainConfig(**cfg), tmp_path / "b", encoder=tiny_encoder("avg", seed=99), examples=SENTS,
+                         dev_eval=_counter_eval(100), progress=False)
+
+
+def test_resume_restores_objective_state(tmp_path, queue_method):
+    "Resume after interruption gives the same final weights for a method whose objective keeps state (a queue)."
+    resume = _queue_run_interrupted_then_resumed(tmp_path)
     ck = torch.load(tmp_path / "b.ckpt" / "last.pt", weights_only=False)
     assert int(ck["objective"]["filled"]) == 6 and ck["objective"]["queue"].abs().sum() > 0   # the queue is checkpointed
-    train(TrainConfig(**cfg), tmp_path / "b", encoder=tiny_encoder("avg", seed=99), examples=SENTS, dev_eval=_counter_eval(100),
-          progress=False)
+    resume()
     wa, wb = _weights(tmp_path / "a"), _weights(tmp_path / "b")
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert (tmp_path / "a" / "train_loss.csv").read_text() == (tmp_path / "b" / "train_loss.csv").read_text()
@@ -235,17 +241,9 @@ def test_resume_restores_objective_state(tmp_path, queue_method):
 def test_resume_without_objective_state_would_differ(tmp_path, monkeypatch, queue_method):
     "The check above can fail: if the queue were not restored, the resumed run's weights differ."
     import sembed.train as T
-    cfg = {**CFG, "method": "test-queue"}
-    train(TrainConfig(**cfg), tmp_path / "a", encoder=tiny_encoder("avg"), examples=SENTS, dev_eval=_counter_eval(), progress=False)
-    calls = itertools.count()
-    def interrupt(enc):
-        if next(calls) == 1: raise KeyboardInterrupt
-        return 0.0
-    with pytest.raises(KeyboardInterrupt):
-        train(TrainConfig(**cfg), tmp_path / "b", encoder=tiny_encoder("avg"), examples=SENTS, dev_eval=interrupt, progress=False)
+    resume = _queue_run_interrupted_then_resumed(tmp_path)
     orig = T._Run._load_weights
     monkeypatch.setattr(T._Run, "_load_weights", lambda self, ck: orig(self, {**ck, "objective": self.objective.state_dict()}))
-    train(TrainConfig(**cfg), tmp_path / "b", encoder=tiny_encoder("avg", seed=99), examples=SENTS, dev_eval=_counter_eval(100),
-          progress=False)
+    resume()
     wa, wb = _weights(tmp_path / "a"), _weights(tmp_path / "b")
     assert any(not torch.equal(wa[k], wb[k]) for k in wa)
