@@ -10,7 +10,7 @@ from .core import SembedError, check_writable, fail, load_params, provenance, sh
 
 # %% auto 0
 __all__ = ['check_choice', 'check_out_json', 'cmd_download', 'method_table', 'markdown_table', 'cmd_methods', 'cmd_eval',
-           'format_result', 'cmd_prepare', 'cmd_train', 'parse_model_spec', 'cmd_geometry', 'cmd_report',
+           'format_result', 'cmd_prepare', 'cmd_train', 'parse_model_spec', 'cmd_geometry', 'cmd_report', 'cmd_card',
            'build_parser', 'main']
 
 # %% ../nbs/04_cli.ipynb
@@ -69,20 +69,21 @@ def cmd_methods(a):
 
 # %% ../nbs/04_cli.ipynb
 def cmd_eval(a):
-    "Evaluate one experiment (--experiment) or one model with one pooler (--model) on the STS tasks; write the JSON to `--out`."
-    from sembed.data import STS_TASKS, load_sts
+    "Evaluate one experiment (--experiment) or one model with one pooler (--model) on the STS tasks (or, with `--protocol transfer`, SentEval's transfer tasks); write the JSON to `--out`."
     out = check_out_json(a.out)
+    check_choice("protocol", a.protocol, ["senteval", "mteb", "transfer"])
+    if bool(a.experiment) == bool(a.model): fail("eval: give exactly one of --experiment ID or --model MODEL")
+    if a.protocol == "transfer": return _eval_transfer(a, out)
+    from sembed.data import STS_TASKS, load_sts
     tasks = a.tasks or list(STS_TASKS)
     for t in tasks: check_choice("task", t, STS_TASKS)
     check_choice("split", a.split, ["test", "dev"])
-    if bool(a.experiment) == bool(a.model): fail("eval: give exactly one of --experiment ID or --model MODEL")
     if a.experiment:
         from sembed.experiments import evaluate, get_experiment
         res = evaluate(get_experiment(load_params(a.params), a.experiment, a.data), data_root=a.data, models=a.models, batch_size=a.batch_size, out=out, tasks=tasks, split=a.split)
         print(format_result(res)); return
     from sembed.encoders import POOLERS, SentenceEncoder, resolve_model
     from sembed.evaluate import evaluate_sts, make_result
-    check_choice("protocol", a.protocol, ["senteval", "mteb"])
     if a.pooler is not None: check_choice("pooler", a.pooler, list(POOLERS))
     resolve_model(a.model)
     for t in tasks: load_sts(t, protocol=a.protocol, split=a.split, root=a.data)
@@ -97,13 +98,42 @@ def cmd_eval(a):
     write_json(out, res)
     print(format_result(res))
 
+def _eval_transfer(a, out):
+    "`sembed eval --protocol transfer`: SentEval's transfer tasks (sembed.transfer) with params.yaml's `transfer` settings."
+    from sembed.transfer import TRANSFER_TASKS, evaluate_transfer, load_transfer
+    tasks = a.tasks or list(TRANSFER_TASKS)
+    for t in tasks: check_choice("task", t, TRANSFER_TASKS)
+    if a.split != "test": fail(f"eval: --split {a.split}: the transfer protocol uses each task's own splits (leave --split at test)")
+    params = load_params(a.params) if Path(a.params).exists() else {}
+    from sembed.experiments import transfer_settings
+    ts = transfer_settings(params)
+    if a.experiment:
+        from sembed.experiments import evaluate_transfer_row, get_experiment
+        res = evaluate_transfer_row(get_experiment(params, a.experiment, a.data), data_root=a.data, models=a.models,
+                                    batch_size=a.batch_size, out=out, tasks=tasks, kfold=ts.kfold, seed=ts.seed)
+        print(format_result(res)); return
+    from sembed.encoders import POOLERS, SentenceEncoder, resolve_model
+    from sembed.evaluate import make_result
+    if a.pooler is not None: check_choice("pooler", a.pooler, list(POOLERS))
+    resolve_model(a.model)
+    for t in tasks: load_transfer(t, root=a.data)
+    enc = SentenceEncoder.from_pretrained(a.model, pooler=a.pooler, max_length=a.max_length)
+    res = evaluate_transfer(lambda s: enc.encode(s, batch_size=a.batch_size), tasks=tasks, root=a.data, kfold=ts.kfold, seed=ts.seed)
+    settings = {"model": a.model, "pooler": enc.pooler, "protocol": "transfer", "tasks": tasks, "kfold": ts.kfold,
+                "seed": ts.seed, "max_length": enc.max_length, "batch_size": a.batch_size}
+    res = make_result(res, a.model, enc.pooler, seed=ts.seed, params_hash=sha256_json(settings), kfold=ts.kfold,
+                      max_length=enc.max_length, batch_size=a.batch_size)
+    write_json(out, res)
+    print(format_result(res))
+
 # %% ../nbs/04_cli.ipynb
 def format_result(res):
-    "A one-screen table of an evaluation result (Spearman ×100)."
+    "A one-screen table of an evaluation result (Spearman ×100, or accuracy ×100 for the transfer protocol)."
     head = f"{res.get('experiment')}: " if res.get("experiment") else ""
     rows = [f"{head}{res.get('model')} [{res.get('pooler')}] — {res.get('protocol')} protocol, {res.get('split')} split"
             + (f", scale {res['scale']}" if res.get("scale") else "")]
-    rows += [f"  {t:<7} {v['spearman']:6.2f}  (n={v['n']})" for t, v in res["tasks"].items()]
+    key = "acc" if res.get("protocol") == "transfer" else "spearman"
+    rows += [f"  {t:<7} {v[key]:6.2f}  (n={v.get('n', '?')})" for t, v in res["tasks"].items()]
     rows.append(f"  {'avg':<7} {res['avg']:6.2f}")
     return "\n".join(rows)
 
@@ -168,6 +198,17 @@ def cmd_report(a):
         print(f"report: {render_leaderboard(root=root, out_dir=a.out)}")
 
 # %% ../nbs/04_cli.ipynb
+def cmd_card(a):
+    "Write the Hugging Face model cards of experiment `--experiment`'s trained model from its results."
+    from sembed.cards import write_cards
+    from sembed.experiments import get_experiment
+    exp = get_experiment(load_params(a.params), a.experiment, a.data)
+    if exp.kind != "train": print(f"card: {exp.id} is a {exp.kind} row, not a trained model: no card"); return
+    folder, r = Path(a.models) / exp.id, Path(a.results)
+    if not folder.is_dir(): fail(f"{folder}: model of experiment '{exp.id}' not found (run `sembed train --experiment {exp.id}` or `dvc repro`)")
+    for f in write_cards(folder, r / f"{exp.id}.json", r / f"{exp.id}.transfer.json", r / f"{exp.id}.train.json"): print(f"card: {f}")
+
+# %% ../nbs/04_cli.ipynb
 def build_parser():
     "The argparse parser of the `sembed` command."
     p = argparse.ArgumentParser(prog="sembed", description="Reproducible sentence-embedding (STS) replications.")
@@ -178,15 +219,15 @@ def build_parser():
     d.set_defaults(func=cmd_download)
     me = sub.add_parser("methods", help="list the registered methods (paper, kind, status per scale)")
     me.add_argument("--params", default="params.yaml"); me.set_defaults(func=cmd_methods)
-    e = sub.add_parser("eval", help="STS evaluation of one experiment or one model")
+    e = sub.add_parser("eval", help="STS (or transfer-task) evaluation of one experiment or one model")
     e.add_argument("--experiment", default=None, help="an experiment id of params.yaml (scores models/<id>)")
     e.add_argument("--model", default=None, help="registry name, local folder or hub id (instead of --experiment)")
     e.add_argument("--params", default="params.yaml", help="params file (experiments, seed)")
     e.add_argument("--models", default="models", help="folder of the experiments' models (with --experiment)")
     e.add_argument("--pooler", default=None, help="cls, cls_before_pooler, avg, avg_first_last, avg_top2, last_token")
-    e.add_argument("--protocol", default="senteval", help="senteval (SimCSE-era papers) or mteb (with --model)")
+    e.add_argument("--protocol", default="senteval", help="senteval (SimCSE-era papers), mteb (with --model), or transfer (SentEval transfer tasks)")
     e.add_argument("--split", default="test", help="test, or dev (STS-B dev for model selection)")
-    e.add_argument("--tasks", nargs="+", default=None, help="default: all 7 (STS12-16, STS-B, SICK-R)")
+    e.add_argument("--tasks", nargs="+", default=None, help="default: all 7 (STS12-16, STS-B, SICK-R; transfer: MR CR SUBJ MPQA SST2 TREC MRPC)")
     e.add_argument("--data", default="data"); e.add_argument("--out", required=True)
     e.add_argument("--batch-size", type=int, default=128); e.add_argument("--max-length", type=int, default=None)
     e.set_defaults(func=cmd_eval)
@@ -203,6 +244,9 @@ def build_parser():
     g.add_argument("--models", nargs="+", required=True, help="NAME=MODEL[:POOLER] ...")
     g.add_argument("--data", default="data"); g.add_argument("--out", required=True)
     g.add_argument("--batch-size", type=int, default=128); g.set_defaults(func=cmd_geometry)
+    c = sub.add_parser("card", help="write the model cards (README.md) of a trained experiment from its results")
+    c.add_argument("--experiment", required=True); c.add_argument("--params", default="params.yaml"); c.add_argument("--data", default="data")
+    c.add_argument("--models", default="models"); c.add_argument("--results", default="results"); c.set_defaults(func=cmd_card)
     r = sub.add_parser("report", help="render a paper's report or the leaderboard (never trains)")
     r.add_argument("--paper", default=None); r.add_argument("--leaderboard", action="store_true")
     r.add_argument("--root", default="."); r.add_argument("--out", default="reports")

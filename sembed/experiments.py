@@ -14,8 +14,9 @@ from .core import atomic_path, check_writable, fail, provenance, sha256_file, sh
 from .methods import Method, get_corpus, get_method, load_plugins, read_corpus, validate
 
 # %% auto 0
-__all__ = ['SCALES', 'ExperimentSpec', 'Experiment', 'scale_of', 'scale_settings', 'experiment', 'experiments', 'get_experiment',
-           'fetch_corpus', 'prepare', 'EncodeContext', 'build', 'embed_fn', 'evaluate']
+__all__ = ['SCALES', 'ExperimentSpec', 'Experiment', 'scale_of', 'scale_settings', 'experiment', 'experiments',
+           'TransferSettings', 'transfer_settings', 'get_experiment', 'fetch_corpus', 'prepare', 'EncodeContext',
+           'build', 'embed_fn', 'evaluate', 'evaluate_transfer_row']
 
 # %% ../nbs/12_experiments.ipynb
 SCALES = ("smoke", "full", "paper")
@@ -114,10 +115,25 @@ def experiments(params: dict, scale: str | None = None, data_root="data") -> dic
     from sembed.registry import paper_ids
     for p in papers:
         if p not in paper_ids(): fail(f"params.yaml: papers: unknown paper '{p}' (known: {', '.join(paper_ids())})")
+    for t in transfer_settings(params).experiments:
+        if t not in exps: fail(f"params.yaml: transfer: field experiments: unknown experiment '{t}' (known: {', '.join(exps)})")
     for e in exps.values():
         if e.paper is not None and e.paper not in papers:
             fail(f"params.yaml: experiments.{e.id}: paper '{e.paper}' is not listed in papers (its report would never render)")
     return exps
+
+class TransferSettings(BaseModel):
+    "params.yaml's `transfer`: which rows are also scored on SentEval's transfer tasks, and the protocol's settings."
+    model_config = ConfigDict(extra="forbid", strict=True)
+    kfold: int = 10                 # SentEval's default k (cross-validation folds)
+    seed: int = 1111                # SentEval's default seed
+    experiments: list[str] = []     # experiment ids with a transfer@<id> stage
+
+def transfer_settings(params: dict) -> TransferSettings:
+    "The validated `transfer` section of `params` (defaults when absent)."
+    s = validate(TransferSettings, params.get("transfer") or {}, "params.yaml: transfer")
+    if s.kfold < 2: fail(f"params.yaml: transfer: field kfold: bad value {s.kfold} (an integer >= 2)")
+    return s
 
 def get_experiment(params: dict, exp_id: str, data_root="data") -> Experiment:
     "Experiment `exp_id` at the current scale, after validating the whole matrix (a typo anywhere fails every stage)."
@@ -168,9 +184,10 @@ def prepare(params: dict, data_root="data", out="data/train", mirror=None, scale
 # %% ../nbs/12_experiments.ipynb
 class EncodeContext:
     "What training-free methods get: the base model (loaded once), its cached shared forward pass, the data root."
-    def __init__(self, model: str, settings: dict, data_root="data", batch_size=64, progress=True):
+    def __init__(self, model: str, settings: dict, data_root="data", batch_size=64, progress=True,
+                 cache=True):  # False: no embedding cache (e.g. the ~120k transfer sentences, read once)
         self.model_name, self.settings, self.data_root, self.batch_size, self.progress = model, settings, data_root, batch_size, progress
-        self._enc = None
+        self.cache, self._enc = cache, None
 
     @property
     def encoder(self):
@@ -183,6 +200,7 @@ class EncodeContext:
         "Embeddings of `sentences` with `pooler` (default: the model's), through the shared embedding cache."
         from sembed.encoders import cached_encode
         p = pooler or self.encoder.pooler
+        if not self.cache: return self.encoder.encode_poolers(sentences, [p], self.batch_size, self.progress, normalize=normalize)[p]
         return cached_encode(self.encoder, sentences, [p], batch_size=self.batch_size, progress=self.progress, normalize=normalize)[p]
 
     def corpus(self):
@@ -226,15 +244,15 @@ def build(exp: Experiment, data_root="data", models="models", results="results",
     return summary
 
 # %% ../nbs/12_experiments.ipynb
-def embed_fn(exp: Experiment, data_root="data", models="models", batch_size=64, progress=True):
-    "(encode(sentences) -> array, pooler name) of the row's model as it is evaluated."
+def embed_fn(exp: Experiment, data_root="data", models="models", batch_size=64, progress=True, cache=True):
+    "(encode(sentences) -> array, pooler name) of the row's model as it is evaluated (`cache`: training-free rows use the embedding cache)."
     folder = Path(models) / exp.id
     if not folder.exists(): fail(f"{folder}: model of experiment '{exp.id}' not found (run `sembed train --experiment {exp.id}` or `dvc repro`)")
     if exp.kind == "train":
         from sembed.encoders import SentenceEncoder
         enc = SentenceEncoder.from_pretrained(str(folder))
         return (lambda s: enc.encode(s, batch_size=batch_size, progress=progress)), enc.pooler
-    ctx = EncodeContext(exp.model, exp.settings, data_root, batch_size, progress)
+    ctx = EncodeContext(exp.model, exp.settings, data_root, batch_size, progress, cache=cache)
     o = exp.config
     pooler = getattr(o, "pooler", None)
     name = pooler or ctx.encoder.pooler
@@ -259,5 +277,30 @@ def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, 
     if exp.spec.geometry:
         from sembed.geometry import stsb_geometry
         r["geometry"] = stsb_geometry(encode, root=data_root)
+    if out is not None: write_json(out, r)
+    return r
+
+# %% ../nbs/12_experiments.ipynb
+def evaluate_transfer_row(exp: Experiment, data_root="data", models="models", batch_size=64, out=None, tasks=None,
+                          kfold=10,      # SentEval's folds (MR, CR, SUBJ, MPQA outer and inner; TREC/MRPC validation)
+                          seed=1111,     # SentEval's default seed (folds, classifier)
+                          n_jobs=None):  # classifier fits in parallel (results do not depend on it)
+    "Score row `exp` on the SentEval transfer tasks; returns the result dict (written atomically to `out` if given)."
+    from sembed.evaluate import make_result
+    from sembed.transfer import TRANSFER_TASKS, evaluate_transfer, load_transfer
+    if out is not None: check_writable(out)
+    tasks = list(tasks or TRANSFER_TASKS)
+    for t in tasks:
+        if t not in TRANSFER_TASKS: fail(f"--tasks: unknown transfer task '{t}' (known: {', '.join(TRANSFER_TASKS)})")
+    if not isinstance(kfold, int) or isinstance(kfold, bool) or kfold < 2: fail(f"params.yaml: transfer.kfold: bad value {kfold!r} (an integer >= 2)")
+    for t in tasks: load_transfer(t, root=data_root)   # every file present and well-formed: fail before encoding
+    encode, pooler = embed_fn(exp, data_root, models, batch_size, cache=False)
+    res = evaluate_transfer(encode, tasks=tasks, root=data_root, kfold=kfold, seed=seed, n_jobs=n_jobs)
+    settings = {"experiment": exp.id, "settings": exp.settings, "protocol": "transfer", "tasks": tasks, "kfold": kfold,
+                "seed": seed, "batch_size": batch_size}
+    r = make_result(res, exp.model, pooler, seed=seed, params_hash=sha256_json(settings), batch_size=batch_size, scale=exp.scale,
+                    kfold=kfold)
+    r = {"experiment": exp.id, "paper": exp.paper, "method": exp.method.name, "kind": exp.kind, "scale": exp.scale,
+         "compare": exp.compare, **r}
     if out is not None: write_json(out, r)
     return r

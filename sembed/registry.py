@@ -14,12 +14,13 @@ from .core import fail
 from .methods import validate
 
 # %% auto 0
-__all__ = ['REGISTRY_FILE', 'STS_COLUMNS', 'MOVED', 'ReportedRow', 'PaperEntry', 'registry_path', 'load_registry', 'paper_ids',
-           'get_paper']
+__all__ = ['REGISTRY_FILE', 'STS_COLUMNS', 'TRANSFER_COLUMNS', 'MOVED', 'ReportedRow', 'PaperEntry', 'registry_path',
+           'load_registry', 'paper_ids', 'get_paper']
 
 # %% ../nbs/09_registry.ipynb
 REGISTRY_FILE = "papers.yaml"
 STS_COLUMNS = ["STS12", "STS13", "STS14", "STS15", "STS16", "STS-B", "SICK-R"]
+TRANSFER_COLUMNS = ["MR", "CR", "SUBJ", "MPQA", "SST2", "TREC", "MRPC"]   # SentEval transfer tasks (sembed.transfer)
 MOVED = {"methods": "experiments.<id>.method", "baselines": "experiments without compare",
          "geometry": "experiments.<id>.geometry", "params_key": "experiments.<id>.paper"}
 
@@ -48,18 +49,22 @@ class PaperEntry(BaseModel):
     reported: dict[str, ReportedRow]
     hyperparameters: dict
     geometry_protocol: dict | None = None
+    transfer_metric: str = ""                         # how the reported transfer numbers were measured
+    transfer_tasks: list[str] = []                    # SentEval transfer tasks the paper reports (TRANSFER_COLUMNS)
+    transfer_reported: dict[str, ReportedRow] = {}    # reported transfer rows, keyed like `reported` (same `compare` id)
 
 # %% ../nbs/09_registry.ipynb
-def _check_reported(src, p):
-    for rid, row in p["reported"].items():
-        at = f"{src}: reported.{rid}"
+def _check_reported(src, p, field="reported", tasks_field="tasks"):
+    tasks = p.get(tasks_field) or []
+    for rid, row in (p.get(field) or {}).items():
+        at = f"{src}: {field}.{rid}"
         if not row["table"].strip(): fail(f"{at}.table: empty (cite the source table)")
         sc = row["scores"]
-        for t in list(p["tasks"]) + ["avg"]:
+        for t in list(tasks) + ["avg"]:
             if t not in sc: fail(f"{at}.scores.{t}: missing (need a number for every task and avg)")
-        extra = [t for t in sc if t not in p["tasks"] and t != "avg"]
-        if extra: fail(f"{at}.scores.{extra[0]}: not a task of the paper (tasks: {', '.join(p['tasks'])})")
-        mean = sum(sc[t] for t in p["tasks"]) / len(p["tasks"])
+        extra = [t for t in sc if t not in tasks and t != "avg"]
+        if extra: fail(f"{at}.scores.{extra[0]}: not a task of the paper ({tasks_field}: {', '.join(tasks)})")
+        mean = sum(sc[t] for t in tasks) / len(tasks)
         if abs(mean - sc["avg"]) > 0.011:
             fail(f"{at}.scores.avg: {sc['avg']} is not the task mean {mean:.2f}")
 
@@ -90,6 +95,11 @@ def _check(path, pid, p):
     bad = [t for t in p["tasks"] if t not in STS_COLUMNS]
     if bad: fail(f"{src}: field tasks: unknown task '{bad[0]}' (known: {', '.join(STS_COLUMNS)})")
     _check_reported(src, p)
+    tt = p.get("transfer_tasks") or []
+    if bad := [t for t in tt if t not in TRANSFER_COLUMNS]:
+        fail(f"{src}: field transfer_tasks: unknown task '{bad[0]}' (known: {', '.join(TRANSFER_COLUMNS)})")
+    if p.get("transfer_reported") and not tt: fail(f"{src}: field transfer_tasks: missing (transfer_reported needs the task list)")
+    _check_reported(src, p, "transfer_reported", "transfer_tasks")
     _check_hyperparameters(src, p)
 
 # %% ../nbs/09_registry.ipynb

@@ -8,16 +8,16 @@ import copy, csv, datetime, io, json, math, shutil, tempfile
 from pathlib import Path
 import numpy as np
 from .core import fail, atomic_path, sha256_file, load_params, write_json
-from .registry import get_paper, load_registry, paper_ids, STS_COLUMNS
+from .registry import get_paper, load_registry, paper_ids, STS_COLUMNS, TRANSFER_COLUMNS
 
 # %% auto 0
 __all__ = ['SMOKE_BANNER', 'TEMPLATE', 'RESULTS', 'SYNTHETIC_NOTE', 'DIFF_FIELDS', 'FRAGMENTS', 'HTML_TEMPLATE',
            'LEADERBOARD_COLUMNS', 'SORT_JS', 'LEADERBOARD_PAGE', 'result_files', 'read_json', 'read_csv', 'scores_of',
            'paper_experiments', 'experiment_row', 'report_data', 'synthetic_results', 'comparison_table',
-           'provenance_rows', 'row_provenance', 'differences', 'plot_task_bars', 'plot_training', 'plot_geometry',
-           'geometry_table', 'smoke_note', 'fragment', 'header_html', 'provenance_html', 'comparison_html',
-           'geometry_html', 'notebook_to_html', 'render_report', 'leaderboard_rows', 'leaderboard_frame',
-           'leaderboard_html', 'render_leaderboard']
+           'transfer_table', 'provenance_rows', 'row_provenance', 'differences', 'plot_task_bars', 'plot_training',
+           'plot_transfer', 'plot_geometry', 'geometry_table', 'smoke_note', 'fragment', 'header_html',
+           'provenance_html', 'comparison_html', 'transfer_html', 'geometry_html', 'notebook_to_html', 'render_report',
+           'leaderboard_rows', 'leaderboard_frame', 'leaderboard_html', 'render_leaderboard']
 
 # %% ../nbs/11_report.ipynb
 SMOKE_BANNER = "smoke run — not a replication"
@@ -29,7 +29,8 @@ def result_files(root, exp_id) -> dict:
     "Paths of the files the pipeline writes for experiment `exp_id` under `root`."
     r = Path(root) / RESULTS
     return {"result": r / f"{exp_id}.json", "train_loss": r / f"{exp_id}.train_loss.csv",
-            "dev": r / f"{exp_id}.dev.csv", "train_summary": r / f"{exp_id}.train.json"}
+            "dev": r / f"{exp_id}.dev.csv", "train_summary": r / f"{exp_id}.train.json",
+            "transfer": r / f"{exp_id}.transfer.json"}
 
 def read_json(path):
     "Parsed JSON at `path`, or None when the file does not exist."
@@ -48,11 +49,12 @@ def read_csv(path):
     except ValueError as e: fail(f"{p}: not a numeric CSV ({e})")
 
 # %% ../nbs/11_report.ipynb
-def scores_of(res: dict | None, tasks=STS_COLUMNS) -> dict | None:
-    "{task: spearman x100, 'avg': ...} from a sembed.evaluate result dict (None stays None)."
+def scores_of(res: dict | None, tasks=STS_COLUMNS,
+              key="spearman") -> dict | None:  # "acc" for a transfer result
+    "{task: spearman x100 (or accuracy), 'avg': ...} from a result dict (None stays None)."
     if res is None: return None
     t = res.get("tasks", {})
-    out = {k: float(t[k]["spearman"]) if k in t and t[k].get("spearman") is not None else math.nan for k in tasks}
+    out = {k: float(t[k][key]) if k in t and t[k].get(key) is not None else math.nan for k in tasks}
     vals = [v for v in out.values() if not math.isnan(v)]
     out["avg"] = float(res["avg"]) if res.get("avg") is not None else (float(np.mean(vals)) if vals else math.nan)
     return out
@@ -86,8 +88,10 @@ def _stale(exp, res, summary) -> list[str]:
 def experiment_row(exp, paper: dict, root=".") -> dict:
     "What the report shows for one experiment: settings, reported row, reproduced scores, provenance, logs, geometry."
     f = result_files(root, exp.id)
-    res, summary = read_json(f["result"]), read_json(f["train_summary"])
+    res, summary, tr = read_json(f["result"]), read_json(f["train_summary"]), read_json(f["transfer"])
     rep = paper["reported"][exp.compare] if exp.compare else None
+    trep = (paper.get("transfer_reported") or {}).get(exp.compare) if exp.compare else None
+    ttasks = paper.get("transfer_tasks") or TRANSFER_COLUMNS
     protocol = (res or {}).get("protocol") or exp.spec.protocol
     return {"id": exp.id, "label": exp.label, "method": exp.method.name, "kind": exp.kind, "experiment": exp,
             "settings": dict(exp.settings), "data": exp.data, "protocol": protocol,
@@ -98,6 +102,7 @@ def experiment_row(exp, paper: dict, root=".") -> dict:
             "train_loss": read_csv(f["train_loss"]) if exp.kind == "train" else None,
             "dev": read_csv(f["dev"]) if exp.kind == "train" else None,
             "train_summary": summary, "geometry": (res or {}).get("geometry"),
+            "transfer_result": tr, "transfer_scores": scores_of(tr, ttasks, "acc"), "transfer_reported": trep,
             "stale": _stale(exp, res, summary), "files": {k: str(v.relative_to(root)) for k, v in f.items()}}
 
 def report_data(paper_id, root=".") -> dict:
@@ -140,6 +145,8 @@ def synthetic_results(root,                # folder to write params.yaml, result
     exps = {k: v for k, v in (src.get("experiments") or {}).items() if v.get("paper") in (paper_id, None)}
     p = {"seed": seed, "scale": scale, "eval": src.get("eval", {"batch_size": 64}), "plugins": src.get("plugins") or [],
          "papers": [paper_id], "experiments": exps}
+    tr = copy.deepcopy(src.get("transfer") or {})
+    if tr: tr["experiments"] = [t for t in tr.get("experiments") or [] if t in exps]; p["transfer"] = tr
     load_plugins(p["plugins"])
     root.mkdir(parents=True, exist_ok=True)
     (root / "params.yaml").write_text(f"# {SYNTHETIC_NOTE}: written by sembed.report.synthetic_results for tests/demos\n"
@@ -163,6 +170,12 @@ def synthetic_results(root,                # folder to write params.yaml, result
                                "n_pos_pairs": 1234, "n_sentences": 5678, "split": "all", "threshold": 4.0}
         f = result_files(root, eid)
         write_json(f["result"], res)
+        if eid in (tr.get("experiments") or []):
+            tt = {t: {"acc": float(80 + rng.normal(0, 3)), "devacc": float(80 + rng.normal(0, 3)), "n": 100}
+                  for t in paper.get("transfer_tasks") or TRANSFER_COLUMNS}
+            if "MRPC" in tt: tt["MRPC"]["f1"] = float(80 + rng.normal(0, 3))
+            write_json(f["transfer"], {**res, "protocol": "transfer", "tasks": tt, "avg": float(np.mean([v["acc"] for v in tt.values()])),
+                                       "geometry": None})
         head = {"experiment": eid, "paper": e.paper, "method": e.method.name, "kind": e.kind, "scale": scale,
                 "model": e.model, "settings": e.settings, "note": SYNTHETIC_NOTE}
         if e.kind == "train":
@@ -197,6 +210,22 @@ def comparison_table(data: dict):
         rows.append(r["scores"] or nan)
         index.append(("before training" if r["kind"] != "train" else "trained (no reported row)",
                       f"{r['label']} ({r['base_model']}, {r['scale']})"))
+    if not rows: return pd.DataFrame(columns=cols, dtype=float)
+    df = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["experiment", "row"]))[cols]
+    return df.astype(float).round(2)
+def transfer_table(data: dict):
+    "pandas DataFrame: the paper's reported transfer accuracies vs ours (and Δ) for every row with a transfer result."
+    import pandas as pd
+    cols = list(data["paper"].get("transfer_tasks") or TRANSFER_COLUMNS) + ["avg"]
+    rows, index = [], []
+    for r in data["experiments"].values():
+        if r["transfer_result"] is None: continue
+        ours, rep = r["transfer_scores"], r["transfer_reported"]
+        if rep is not None:
+            rows.append({c: rep["scores"][c] for c in cols}); index.append((r["label"], f"paper ({rep['table']}, {rep['base_model']})"))
+        rows.append(ours); index.append((r["label"], f"reproduced ({r['base_model']}, {r['scale']})"))
+        if rep is not None and not rep.get("reference_only"):
+            rows.append({c: ours[c] - rep["scores"][c] for c in cols}); index.append((r["label"], "Δ reproduced − paper"))
     if not rows: return pd.DataFrame(columns=cols, dtype=float)
     df = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["experiment", "row"]))[cols]
     return df.astype(float).round(2)
@@ -327,6 +356,26 @@ def plot_training(data: dict):
         else: a.text(0.5, 0.5, "no training log yet", ha="center", transform=a.transAxes)
     fig.tight_layout(); return fig
 
+def plot_transfer(data: dict):
+    "Grouped bars of transfer accuracy per task: every row with a transfer result, and the paper's reported rows they compare with."
+    import matplotlib.pyplot as plt
+    cols = list(data["paper"].get("transfer_tasks") or TRANSFER_COLUMNS) + ["avg"]
+    bars = []
+    for r in data["experiments"].values():
+        if r["transfer_result"] is None: continue
+        if r["transfer_reported"] is not None:
+            bars.append((f"paper: {r['label']} ({r['transfer_reported']['base_model']})", r["transfer_reported"]["scores"], True))
+        bars.append((f"{r['label']} ({r['base_model']}, {r['scale']})", r["transfer_scores"], False))
+    fig, ax = plt.subplots(figsize=(11, 3.8))
+    x, w = np.arange(len(cols)), 0.8 / max(len(bars), 1)
+    for i, (name, sc, paper) in enumerate(bars):
+        ax.bar(x - 0.4 + w * (i + 0.5), [sc.get(c, math.nan) for c in cols], w, label=name, hatch="//" if paper else None,
+               alpha=0.55 if paper else 1.0)
+    if not bars: ax.text(0.5, 0.5, "no transfer results yet", ha="center", transform=ax.transAxes)
+    else: ax.legend(fontsize=7, loc="lower right")
+    ax.set_xticks(x, cols); ax.set_ylabel("accuracy × 100"); ax.set_ylim(50, 100); ax.set_title("SentEval transfer tasks")
+    fig.tight_layout(); return fig
+
 def plot_geometry(data: dict):
     "Alignment vs uniformity scatter of every row with a measured geometry (lower is better on both)."
     import matplotlib.pyplot as plt
@@ -391,6 +440,12 @@ def comparison_html(data: dict) -> str:
     "The comparison table (class 'comparison'): two decimals, '—' for numbers not produced yet."
     return comparison_table(data).to_html(classes="comparison", na_rep="—", float_format=lambda v: f"{v:.2f}")
 
+def transfer_html(data: dict) -> str:
+    "The transfer table (class 'transfer'), or a sentence saying no row was scored on the transfer tasks."
+    df = transfer_table(data)
+    if not len(df): return "<p class='transfer'>No transfer results yet (rows are listed in params.yaml <code>transfer.experiments</code>; run <code>dvc repro</code>).</p>"
+    return df.to_html(classes="transfer", na_rep="—", float_format=lambda v: f"{v:.2f}")
+
 def geometry_html(data: dict) -> str:
     "The geometry table (class 'geometry'): four decimals."
     return geometry_table(data).to_html(classes="geometry", na_rep="—", float_format=lambda v: f"{v:.4f}")
@@ -446,7 +501,18 @@ def render_report(paper_id,           # a registry id, e.g. "simcse"
 
 # %% ../nbs/11_report.ipynb
 LEADERBOARD_COLUMNS = ["paper", "experiment", "label", "method", "kind", "base_model", "scale", "protocol", *STS_COLUMNS,
-                       "avg", "paper_avg", "delta_avg", "git_commit"]
+                       "avg", "paper_avg", "delta_avg", *TRANSFER_COLUMNS, "transfer_avg", "paper_transfer_avg",
+                       "delta_transfer_avg", "git_commit"]
+
+def _transfer_columns(tr, paper, compare) -> dict:
+    "Leaderboard transfer columns of one row: accuracies, their mean, the paper's mean and Δ (None where absent)."
+    if tr is None: return {}
+    sc = scores_of(tr, TRANSFER_COLUMNS, "acc")
+    rep = ((paper or {}).get("transfer_reported") or {}).get(compare) if compare else None
+    ok = rep is not None and not rep.get("reference_only")
+    return {**{t: None if math.isnan(sc[t]) else round(sc[t], 2) for t in TRANSFER_COLUMNS}, "transfer_avg": round(sc["avg"], 2),
+            "paper_transfer_avg": rep["scores"]["avg"] if ok else None,
+            "delta_transfer_avg": round(sc["avg"] - rep["scores"]["avg"], 2) if ok else None}
 
 def leaderboard_rows(root=".") -> list[dict]:
     "One dict per experiment of `root`/params.yaml that has a result (every paper's rows and the plain baselines)."
@@ -471,6 +537,7 @@ def leaderboard_rows(root=".") -> list[dict]:
                      **{t: round(sc[t], 2) for t in STS_COLUMNS}, "avg": round(sc["avg"], 2),
                      "paper_avg": rep["scores"]["avg"] if ok else None,
                      "delta_avg": round(sc["avg"] - rep["scores"]["avg"], 2) if ok else None,
+                     **_transfer_columns(read_json(result_files(root, eid)["transfer"]), paper, res.get("compare")),
                      "git_commit": (res.get("provenance") or {}).get("git_commit")})
     return rows
 
@@ -519,6 +586,9 @@ th[data-dir=desc]::after { content: " \\25BC"; }
 <p>Spearman × 100 per STS task, one row per experiment of <code>params.yaml</code> that has a result; every row of
 one protocol is scored by the same evaluator. <code>paper_avg</code> and <code>delta_avg</code> (reproduced − paper)
 are filled where the row names a reported row of its paper and was scored with the paper's protocol.
+MR … MRPC are SentEval transfer-task accuracies × 100 (logistic regression on frozen embeddings), filled for the
+rows of <code>params.yaml</code>'s <code>transfer.experiments</code>; <code>transfer_avg</code> is their mean and
+<code>delta_transfer_avg</code> its difference from the paper's reported row.
 Click a column header to sort.</p>
 <p class="smoke-note">Rows at scale <em>smoke</em> are smoke runs — not replications: pipeline checks that start
 from an already trained encoder, so their Δ says nothing about the paper's claims. The same holds for every scale
@@ -534,7 +604,7 @@ def leaderboard_html(rows: list[dict]) -> str:
     import jinja2, pandas as pd
     df = leaderboard_frame(rows)
     shown = df.astype(object).where(df.notna(), "")
-    for c in [*STS_COLUMNS, "avg", "paper_avg", "delta_avg"]:
+    for c in [*STS_COLUMNS, "avg", "paper_avg", "delta_avg", *TRANSFER_COLUMNS, "transfer_avg", "paper_transfer_avg", "delta_transfer_avg"]:
         shown[c] = [("" if v == "" else f"{float(v):.2f}") for v in shown[c]]
     shown["scale"] = [s if s in ("paper", "") else f"{s} — not a replication" for s in shown["scale"]]
     table = shown.to_html(classes="sortable leaderboard", index=False, border=0)

@@ -109,7 +109,70 @@ def test_real_report(repro, tmp_path):
     geo = json.loads((ROOT / "results/simcse-base-cls-before-pooler.json").read_text())["geometry"]
     assert f"{geo['alignment']:.4f}" in text and f"{geo['uniformity']:.4f}" in text
     imgs = [i for i in soup.find_all("img") if i.get("src", "").startswith("data:image/png;base64,")]
-    assert len(imgs) >= 3
+    assert len(imgs) >= 4   # task bars, transfer bars, training curves, geometry
+    transfer = soup.select_one("table.transfer").get_text(" ")
+    for row in ["paper (Table E.1, bert-base-uncased)", "reproduced (minilm-l6, smoke)"]:
+        assert row in transfer, row
+    tr = json.loads((ROOT / "results/simcse-sup.transfer.json").read_text())
+    assert f"{tr['avg']:.2f}" in transfer and "89.25" in transfer  # ours from the pipeline, the paper's sup-SimCSE CR
     from test_report import CHROMIUM, _chromium
     if CHROMIUM is None: pytest.skip("chromium not installed (apt-get install -y chromium)")
     assert _chromium(html.as_uri(), tmp_path / "simcse.png", tmp_path / "u") == []
+
+
+TRANSFER_ROWS = ["minilm-avg", "simcse-unsup", "simcse-sup"]
+
+
+@pytest.mark.slow
+def test_transfer_results(repro):
+    "transfer@<id> wrote the STS-schema JSON for the MiniLM baseline and both SimCSE rows; dvc tracks it as a metric."
+    from sembed.transfer import TRANSFER_TASKS
+    p = dvc("metrics", "show", "--json")
+    files = {f for ws in json.loads(p.stdout).values() for f in ws.get("data", {})}
+    for i in TRANSFER_ROWS:
+        assert f"results/{i}.transfer.json" in files
+        res = json.loads((ROOT / f"results/{i}.transfer.json").read_text())
+        sts = json.loads((ROOT / f"results/{i}.json").read_text())
+        assert res["protocol"] == "transfer" and res["experiment"] == i and res["scale"] == "smoke"
+        assert {k for k in sts if k != "geometry"} <= set(res) | {"geometry"}   # the STS schema, protocol transfer
+        assert list(res["tasks"]) == TRANSFER_TASKS
+        accs = [res["tasks"][t]["acc"] for t in TRANSFER_TASKS]
+        assert all(50 < a <= 100 for a in accs), accs     # every task well above chance for a trained sentence encoder
+        assert abs(res["avg"] - sum(accs) / len(accs)) < 1e-6 and 0 < res["tasks"]["MRPC"]["f1"] <= 100
+        assert res["provenance"]["git_commit"] and res["provenance"]["seed"] == 1111
+
+
+@pytest.mark.slow
+def test_model_cards_parse_and_match_results(repro):
+    "Every trained model folder (HF and sentence-transformers layouts) has a model card whose metadata equals the results."
+    from huggingface_hub import ModelCard
+    from sembed.core import load_params
+    from sembed.experiments import experiments
+    trained = [k for k, e in experiments(load_params(ROOT / "params.yaml")).items() if e.kind == "train"]
+    assert {"simcse-unsup", "simcse-sup"} <= set(trained)
+    for i in trained:
+        sts = json.loads((ROOT / f"results/{i}.json").read_text())
+        tf = ROOT / f"results/{i}.transfer.json"
+        tr = json.loads(tf.read_text()) if tf.exists() else None
+        want = {(t, "spearman_cosine"): round(v["spearman"], 2) for t, v in sts["tasks"].items()}
+        if tr: want.update({(t, "accuracy"): round(v["acc"], 2) for t, v in tr["tasks"].items()} | {("MRPC", "f1"): round(tr["tasks"]["MRPC"]["f1"], 2)})
+        for folder, lib in [(ROOT / "models" / i, "transformers"), (ROOT / "models" / i / "st", "sentence-transformers")]:
+            card = ModelCard.load(folder / "README.md")
+            assert card.data.library_name == lib and card.data.base_model == "sentence-transformers/all-MiniLM-L6-v2"
+            got = {(e.dataset_name, e.metric_type): e.metric_value for e in card.data.eval_results}
+            assert got == want, (i, lib)
+            assert "not a replication" in card.text and sts["provenance"]["git_commit"] in card.text
+    # training-free rows have no trained folder and no card
+    assert not (ROOT / "models/minilm-avg/README.md").exists()
+
+
+@pytest.mark.slow
+def test_leaderboard_has_transfer_columns(repro):
+    import csv
+    from sembed.registry import TRANSFER_COLUMNS
+    rows = {r["experiment"]: r for r in csv.DictReader(open(ROOT / "reports/leaderboard.csv"))}
+    for i in TRANSFER_ROWS:
+        tr = json.loads((ROOT / f"results/{i}.transfer.json").read_text())
+        assert [float(rows[i][t]) for t in TRANSFER_COLUMNS] == [round(tr["tasks"][t]["acc"], 2) for t in TRANSFER_COLUMNS]
+    assert rows["simcse-sup"]["paper_transfer_avg"] == "86.51"
+    assert rows["simcse-base-cls"]["MR"] == ""   # not evaluated on the transfer tasks

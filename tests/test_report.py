@@ -118,9 +118,9 @@ def test_report_content(rendered):
     for eid in ("simcse-base-cls-before-pooler", "simcse-unsup", "simcse-sup"):
         g = json.loads((root / f"results/{eid}.json").read_text())["geometry"]
         assert f"{g['alignment']:.4f}" in gtext and f"{g['uniformity']:.4f}" in gtext, eid
-    # >= 3 plots embedded as base64 PNG, and no code cells
+    # >= 4 plots embedded as base64 PNG (task bars, transfer bars, training, geometry), and no code cells
     imgs = [i for i in soup.find_all("img") if i.get("src", "").startswith("data:image/png;base64,")]
-    assert len(imgs) >= 3
+    assert len(imgs) >= 4
     assert "report_data(" not in text and "stale:" not in text
 
 
@@ -157,6 +157,33 @@ def test_leaderboard(rendered):
     rows = [[td.get_text(strip=True) for td in tr.find_all("td")] for tr in t.select("tbody tr")]
     assert len(rows) == 6 and all(r[heads.index("scale")] == "smoke — not a replication" for r in rows)
     assert "None" not in t.get_text() and "nan" not in t.get_text()
+
+
+def test_transfer_in_report_and_leaderboard(rendered):
+    "Rows of params' transfer.experiments: the report's transfer table (paper Table E.1 vs ours, Δ) and the leaderboard's columns."
+    root, _, html_path, _ = rendered
+    import pandas as pd
+    from sembed.registry import TRANSFER_COLUMNS
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    listed = params["transfer"]["experiments"]
+    assert "simcse-unsup" in listed and "simcse-sup" in listed
+    soup = BeautifulSoup(html_path.read_text(), "html.parser")
+    t = soup.select_one("table.transfer").get_text(" ")
+    for s in ("paper (Table E.1, bert-base-uncased)", "reproduced (minilm-l6, smoke)", "Δ reproduced − paper", "85.81", "86.51", "89.25"):
+        assert s in t, s
+    assert "scikit-learn" in soup.get_text(" ") and "PyTorch logistic regression" in soup.get_text(" ")
+    df = pd.read_csv(root / "reports/leaderboard.csv").set_index("experiment")
+    for eid in df.index:
+        f = root / f"results/{eid}.transfer.json"
+        if eid in listed:
+            tr = json.loads(f.read_text())
+            assert f"{tr['avg']:.2f}" in t or eid not in ("simcse-unsup", "simcse-sup")
+            assert [df.loc[eid, c] for c in TRANSFER_COLUMNS] == [round(tr["tasks"][c]["acc"], 2) for c in TRANSFER_COLUMNS]
+            assert df.loc[eid, "transfer_avg"] == round(tr["avg"], 2)
+        else:
+            assert not f.exists() and df.loc[eid, TRANSFER_COLUMNS + ["transfer_avg"]].isna().all(), eid
+    assert df.loc["simcse-sup", "paper_transfer_avg"] == 86.51 and df.loc["simcse-unsup", "paper_transfer_avg"] == 85.81
+    assert abs(df.loc["simcse-sup", "delta_transfer_avg"] - (df.loc["simcse-sup", "transfer_avg"] - 86.51)) <= 0.011
 
 
 def test_rerender_does_not_retrain(rendered):
