@@ -104,11 +104,15 @@ def readme(c):
     print("README.md: method table regenerated")
 
 
-@task
-def docs(c):
-    "Build the documentation site from the notebooks (nbdev_docs; quarto comes from the quarto-cli package)."
-    with c.cd(str(ROOT)):
-        c.run("nbdev_docs", pty=False)
+@task(help={"out": "site folder (default: _docs; a relative path is taken from the repository root)",
+            "builder": "auto (Quarto if installed, else the offline fallback) | quarto | fallback"})
+def docs(c, out="_docs", builder="auto"):
+    "Build the documentation site into _docs/: a page per notebook, the README, papers + reports, Scaling out (sembed.docs)."
+    sys.path.insert(0, str(ROOT))
+    from sembed.core import SembedError
+    from sembed.docs import build_site
+    try: build_site(ROOT, out=Path(out) if Path(out).is_absolute() else ROOT / out, builder=builder)
+    except SembedError as e: sys.exit(f"invoke docs: {e}")
 
 
 @task(help={"data": "data folder from `sembed download` (default: data)"})

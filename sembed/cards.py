@@ -67,7 +67,7 @@ def _table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows])
 
-def _fmt(v): return f"{v:.2f}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+def _fmt(v): return f"{v:.2f}" if isinstance(v, float) else str(v)
 
 def card_body(info: dict,             # sembed.json of the model folder
               result: dict,           # STS result
@@ -99,7 +99,7 @@ def card_body(info: dict,             # sembed.json of the model folder
     settings = (summary or {}).get("settings") or {}
     if settings:
         out += ["## Training settings", "", _table(["setting", "value"], [(k, f"`{v}`") for k, v in settings.items()]), ""]
-    for k in ("steps", "best_step", "best_dev_spearman"):
+    for k in ("steps", "best_step", "best_stsb_dev_spearman", "final_loss"):
         if summary and summary.get(k) is not None: out.append(f"- {k.replace('_', ' ')}: {_fmt(summary[k])}")
     out += ["", f"## STS (Spearman x100 of cosine similarity, {result.get('protocol', '?')} protocol, {result.get('split', 'test')} split)", ""]
     tasks = list(result["tasks"])

@@ -203,7 +203,7 @@ def cmd_card(a):
     from sembed.cards import write_cards
     from sembed.experiments import get_experiment
     exp = get_experiment(load_params(a.params), a.experiment, a.data)
-    if exp.kind != "train": print(f"card: {exp.id} is a {exp.kind} row, not a trained model: no card"); return
+    if exp.kind != "train": print(f"card: {exp.id} is a training-free row ({exp.kind}), not a trained model: no card"); return
     folder, r = Path(a.models) / exp.id, Path(a.results)
     if not folder.is_dir(): fail(f"{folder}: model of experiment '{exp.id}' not found (run `sembed train --experiment {exp.id}` or `dvc repro`)")
     for f in write_cards(folder, r / f"{exp.id}.json", r / f"{exp.id}.transfer.json", r / f"{exp.id}.train.json"): print(f"card: {f}")

@@ -230,6 +230,7 @@ def build(exp: Experiment, data_root="data", models="models", results="results",
         if not resume and ckpt.exists(): shutil.rmtree(ckpt)
         s = train(exp.config, out, dev_eval=lambda enc: stsb_dev_score(enc.encode, root=data_root),
                   log_dir=results, name=exp.id, checkpoint_dir=ckpt)
+        if s is None: return None   # rank > 0 under torchrun: rank 0 writes the outputs
         write_json(results / f"{exp.id}.train.json", {**head, **{k: v for k, v in s.items() if k not in ("steps_per_second", "seconds", "device")}})
         return s
     ctx = EncodeContext(exp.model, exp.settings, data_root, batch_size)

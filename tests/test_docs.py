@@ -1,0 +1,174 @@
+"""The documentation site (`invoke docs`, sembed.docs): built once into a temporary folder, then checked page by page."""
+import hashlib, html, json, os, re, shutil, subprocess, sys
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote
+import pytest, yaml
+from conftest import ROOT
+from sembed.docs import SITE_MARK, nb_title, notebooks, page_name
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    "Run `invoke docs --out <tmp>` once; returns (site folder, invoke's output). README.md must come out unchanged."
+    out = tmp_path_factory.mktemp("site") / "_docs"
+    readme = hashlib.sha256((ROOT / "README.md").read_bytes()).hexdigest()
+    env = {**os.environ, "PATH": str(BIN) + os.pathsep + os.environ["PATH"]}
+    p = subprocess.run([str(BIN / "invoke"), "docs", "--out", str(out)], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert hashlib.sha256((ROOT / "README.md").read_bytes()).hexdigest() == readme, "invoke docs changed README.md"
+    return out, p.stdout + p.stderr
+
+
+def _soup(path):
+    from bs4 import BeautifulSoup
+    return BeautifulSoup(Path(path).read_text(), "html.parser")
+
+
+def _title(path):
+    return html.unescape(re.search(r"<title>(.*?)</title>", Path(path).read_text(), re.S).group(1))
+
+
+class _Links(HTMLParser):
+    "href/src attributes of the tags of a page (text such as highlighted code is not a link)."
+    def __init__(self, text):
+        super().__init__(); self.urls, self.remote = [], []
+        self.feed(text)
+    def handle_starttag(self, tag, attrs):
+        for k, v in attrs:
+            if k in ("href", "src") and v is not None:
+                self.urls.append(v)
+                if tag in ("script", "link") and re.match(r"^(https?:)?//", v): self.remote.append(v)
+
+
+def test_builder_is_named(site):
+    out, log = site
+    assert (out / SITE_MARK).exists() and (out / "index.html").exists()
+    if shutil.which("quarto") is None:   # the fallback says so, in one line
+        assert len([l for l in log.splitlines() if "Quarto is not installed" in l]) == 1
+
+
+def test_a_page_per_notebook(site):
+    out, _ = site
+    nbs = notebooks(ROOT)
+    assert len(nbs) >= 15 and any(n.name == "15_scaling.ipynb" for n in nbs)
+    for nb in nbs:
+        page = out / page_name(nb)
+        assert page.exists(), f"no page for {nb.name}"
+        if nb.name != "index.ipynb":     # index.ipynb is the home page: the README
+            assert _title(page) == f"{nb_title(nb)} – sembed", nb.name
+
+
+def test_index_has_the_readme_method_table(site):
+    out, _ = site
+    text = (ROOT / "README.md").read_text()
+    block = text[text.index("<!-- methods:begin (invoke readme) -->"):text.index("<!-- methods:end -->")]
+    rows = [[c.strip() for c in l.strip().strip("|").split("|")] for l in block.splitlines()[1:] if l.startswith("|")]
+    want = [rows[0]] + rows[2:]                                    # header and body (no |---| line)
+    tables = [[[c.get_text().strip() for c in tr.find_all(["th", "td"])] for tr in t.find_all("tr")] for t in _soup(out / "index.html").find_all("table")]
+    assert want in tables
+    assert len(want) >= 3 and {"simcse-unsup", "simcse-sup"} <= {r[0] for r in want}
+
+
+def test_papers_page(site):
+    "Every registry paper's full title, authors and arXiv link; its report linked when rendered, else the command that renders it."
+    out, _ = site
+    papers = yaml.safe_load((ROOT / "sembed" / "resources" / "papers.yaml").read_text())["papers"]
+    page = _soup(out / "papers.html")
+    text = page.get_text()
+    hrefs = {a["href"] for a in page.find_all("a", href=True)}
+    for pid, p in papers.items():
+        assert p["title"] in text and all(a in text for a in p["authors"])
+        assert f"https://arxiv.org/abs/{p['arxiv']}" in hrefs
+        if (ROOT / "reports" / f"{pid}.html").exists():
+            assert f"reports/{pid}.html" in hrefs and (out / "reports" / f"{pid}.html").exists()
+        else:
+            assert f"reports/{pid}.html" not in hrefs and "invoke report --all" in text
+    assert ("reports/leaderboard.html" in hrefs) == (ROOT / "reports" / "leaderboard.html").exists()
+    # every page links to the papers page
+    assert all('href="papers.html"' in p.read_text() for p in out.glob("*.html"))
+
+
+def test_scaling_out_page(site):
+    out, _ = site
+    text = _soup(out / "scaling.html").get_text()
+    for s in ["dvc exp run --queue", "dvc queue start --jobs", "dvc queue status", "dvc exp show", "dvc exp apply",
+              "torchrun --nproc_per_node", "train --experiment"]:
+        assert s in text, s
+    assert 'href="scaling.html"' in (out / "index.html").read_text()   # in the navigation
+
+
+def test_every_internal_link_resolves(site):
+    "Every relative href/src of every page (reports included) names a file of the site; no CDN script or stylesheet."
+    out, _ = site
+    pages = sorted(out.rglob("*.html"))
+    assert len(pages) > 15
+    checked = 0
+    for page in pages:
+        links = _Links(page.read_text())
+        for url in links.urls:
+            if not url or url.startswith(("#", "data:")) or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", url): continue
+            target = (page.parent / unquote(url.split("#")[0].split("?")[0])).resolve()
+            assert target.is_file() and target.is_relative_to(out.resolve()), f"{page.relative_to(out)}: broken link {url}"
+            checked += 1
+        if page.parent == out:   # our pages load nothing from the network (reports are checked by their own tests)
+            assert links.remote == [], page.name
+    assert checked > 100
+
+
+def test_index_renders_in_chromium_without_console_errors(site, tmp_path):
+    from test_report import CHROMIUM, _chromium
+    if CHROMIUM is None: pytest.skip("chromium not installed (apt-get install -y chromium)")
+    out, _ = site
+    assert _chromium((out / "index.html").as_uri(), tmp_path / "index.png", tmp_path / "u1") == []
+    assert _chromium((out / "scaling.html").as_uri(), tmp_path / "scaling.png", tmp_path / "u2") == []
+
+
+FAKE_QUARTO = r"""#!{python}
+# Stand-in for `quarto render` (Quarto cannot be installed offline): records the project it was given and writes
+# _site/<page>.html holding each source's text, so the test can check what Quarto would have rendered.
+import json, sys
+from pathlib import Path
+assert sys.argv[1:] == ["render", "--no-cache"], sys.argv
+site = Path("_site"); site.mkdir()
+record = {{"quarto_yml": Path("_quarto.yml").read_text(), "files": sorted(p.name for p in Path(".").iterdir())}}
+for p in Path(".").iterdir():
+    if p.suffix == ".md": text = p.read_text()
+    elif p.suffix == ".ipynb": text = "\n".join(c["source"] if isinstance(c["source"], str) else "".join(c["source"])
+                                               for c in json.loads(p.read_text())["cells"])
+    else: continue
+    (site / (p.stem + ".html")).write_text("<html><body><pre>" + text.replace("&", "&amp;").replace("<", "&lt;") + "</pre></body></html>")
+(site / "record.json").write_text(json.dumps(record))
+"""
+
+
+def test_quarto_builder_with_a_stand_in_quarto(tmp_path, monkeypatch):
+    "With `quarto` on PATH the site is a Quarto project: every page, README as index, papers, navigation; README.md untouched."
+    from sembed.docs import build_site
+    fake = tmp_path / "bin" / "quarto"
+    fake.parent.mkdir(); fake.write_text(FAKE_QUARTO.format(python=sys.executable)); fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    readme = (ROOT / "README.md").read_bytes()
+    logs = []
+    idx = build_site(ROOT, out=tmp_path / "site", log=logs.append)               # auto: quarto is found
+    assert (ROOT / "README.md").read_bytes() == readme and not any("not installed" in l for l in logs)
+    out = idx.parent
+    rec = json.loads((out / "record.json").read_text())
+    cfg = yaml.safe_load(rec["quarto_yml"])
+    assert cfg["execute"] == {"enabled": False} and cfg["project"]["output-dir"] == "_site"
+    pages = [page_name(nb) for nb in notebooks(ROOT)]
+    assert sorted(cfg["website"]["sidebar"]["contents"]) == sorted(["index.md", "papers.md"] + [p.replace(".html", ".ipynb") for p in pages if p != "index.html"])
+    assert {"href": "scaling.ipynb", "text": "Scaling out"} in cfg["website"]["navbar"]["left"]
+    for p in pages + ["papers.html"]:
+        assert (out / p).exists(), p
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("<!-- methods:begin (invoke readme) -->"):text.index("<!-- methods:end -->")].splitlines()[1:]
+    index = html.unescape((out / "index.html").read_text())
+    assert all(l in index for l in table if l.startswith("|"))
+    assert "(nbs/" not in index                                                      # README links go to site pages
+    assert "#|" not in html.unescape((out / "train.html").read_text())              # notebooks as nbdev's docs show them
+    assert "dvc queue start" in (out / "scaling.html").read_text()
+    assert all(p["title"] in html.unescape((out / "papers.html").read_text())
+               for p in yaml.safe_load((ROOT / "sembed" / "resources" / "papers.yaml").read_text())["papers"].values())
