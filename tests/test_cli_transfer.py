@@ -22,26 +22,33 @@ def toy(tmp_path):
     return write_toy_transfer(tmp_path / "data")
 
 
-def _eval(data, out, model="minilm-l6", *extra):
+def _eval(data, out, model="minilm-l6", *extra, params="none.yaml"):
     return run_sembed("eval", "--model", model, "--pooler", "avg", "--protocol", "transfer", "--data", data,
-                      "--params", "none.yaml", "--out", out, *extra, env={"SEMBED_JOBS": "2"})
+                      "--params", params, "--out", out, *extra, env={"SEMBED_JOBS": "2"})
 
 
-def test_transfer_eval_schema_and_determinism(toy, tiny_model, tmp_path):
+@pytest.fixture()
+def kfold3(tmp_path):
+    "A params file with transfer.kfold = 3 (a quarter of the default's fits: the toy runs stay fast)."
+    f = tmp_path / "params.yaml"; f.write_text("transfer:\n  kfold: 3\n")
+    return f
+
+
+def test_transfer_eval_schema_and_determinism(toy, tiny_model, tmp_path, kfold3):
     outs = [tmp_path / "a.json", tmp_path / "b.json"]
     for o in outs:
-        p = _eval(toy, o, tiny_model)
+        p = _eval(toy, o, tiny_model, params=kfold3)
         assert p.returncode == 0, p.stderr[-3000:]
     a, b = (json.loads(o.read_text()) for o in outs)
     assert a["protocol"] == "transfer" and a["split"] == "test" and a["pooler"] == "avg"
     assert list(a["tasks"]) == TRANSFER_TASKS and "f1" in a["tasks"]["MRPC"]
-    assert a["provenance"]["seed"] == 1111 and a["provenance"]["kfold"] == 10
+    assert a["provenance"]["seed"] == 1111 and a["provenance"]["kfold"] == 3 and a["tasks"]["MR"]["kfold"] == 3
     assert {t: v["acc"] for t, v in a["tasks"].items()} == {t: v["acc"] for t, v in b["tasks"].items()}  # identical, not close
     assert a["avg"] == b["avg"]
 
 
-def test_transfer_eval_task_subset(toy, tiny_model, tmp_path):
-    p = _eval(toy, tmp_path / "r.json", tiny_model, "--tasks", "TREC", "MRPC")
+def test_transfer_eval_task_subset(toy, tiny_model, tmp_path, kfold3):
+    p = _eval(toy, tmp_path / "r.json", tiny_model, "--tasks", "TREC", "MRPC", params=kfold3)
     assert p.returncode == 0, p.stderr[-3000:]
     assert list(json.loads((tmp_path / "r.json").read_text())["tasks"]) == ["TREC", "MRPC"]
 
@@ -89,3 +96,9 @@ def test_unknown_transfer_task_refused(toy, tmp_path):
 def test_transfer_split_flag_refused(toy, tmp_path):
     out = tmp_path / "r.json"
     assert_clean_failure(_eval(toy, out, "minilm-l6", "--split", "dev"), "--split dev", out=out)
+
+
+def test_bad_transfer_params_refused(toy, tmp_path):
+    f = tmp_path / "params.yaml"; f.write_text("transfer:\n  kfold: 1\n")
+    out = tmp_path / "r.json"
+    assert_clean_failure(_eval(toy, out, params=f), "transfer", "kfold", out=out)
