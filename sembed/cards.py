@@ -63,9 +63,9 @@ def eval_results(result: dict,               # an STS result (results/<id>.json)
     return out
 
 # %% ../nbs/14_cards.ipynb
-def _table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows])
+def _table(header, rows):  # the CLI's GitHub-markdown table, from rows given as sequences
+    from sembed.cli import markdown_table
+    return markdown_table([dict(zip(header, r)) for r in rows])
 
 def _fmt(v): return f"{v:.2f}" if isinstance(v, float) else str(v)
 
