@@ -82,14 +82,14 @@ def cmd_eval(a):
         from sembed.experiments import evaluate, get_experiment
         res = evaluate(get_experiment(load_params(a.params), a.experiment, a.data), data_root=a.data, models=a.models, batch_size=a.batch_size, out=out, tasks=tasks, split=a.split)
         print(format_result(res)); return
-    from sembed.encoders import POOLERS, SentenceEncoder, resolve_model
+    from sembed.encoders import cached_encode
     from sembed.evaluate import evaluate_sts, make_result
-    if a.pooler is not None: check_choice("pooler", a.pooler, list(POOLERS))
-    resolve_model(a.model)
+    _check_model(a)
     for t in tasks: load_sts(t, protocol=a.protocol, split=a.split, root=a.data)
-    enc = SentenceEncoder.from_pretrained(a.model, pooler=a.pooler, max_length=a.max_length)
-    res = evaluate_sts(lambda s: enc.encode(s, batch_size=a.batch_size), protocol=a.protocol, tasks=tasks,
-                       split=a.split, root=a.data)
+    enc = _load_model(a)
+    # a model used as it is: its embeddings go through the embedding cache, as the training-free rows' do
+    res = evaluate_sts(lambda s: cached_encode(enc, s, [enc.pooler], batch_size=a.batch_size)[enc.pooler],
+                       protocol=a.protocol, tasks=tasks, split=a.split, root=a.data)
     settings = {"model": a.model, "pooler": enc.pooler, "protocol": a.protocol, "split": a.split, "tasks": tasks,
                 "max_length": enc.max_length, "batch_size": a.batch_size}
     seed = load_params(a.params).get("seed") if Path(a.params).exists() else None
@@ -97,6 +97,16 @@ def cmd_eval(a):
                       max_length=enc.max_length, batch_size=a.batch_size)
     write_json(out, res)
     print(format_result(res))
+
+def _check_model(a):
+    "Validate `--pooler` and that `--model` resolves (a folder or a known name), before any data is read."
+    from sembed.encoders import POOLERS, resolve_model
+    if a.pooler is not None: check_choice("pooler", a.pooler, list(POOLERS))
+    resolve_model(a.model)
+
+def _load_model(a):
+    from sembed.encoders import SentenceEncoder
+    return SentenceEncoder.from_pretrained(a.model, pooler=a.pooler, max_length=a.max_length)
 
 def _eval_transfer(a, out):
     "`sembed eval --protocol transfer`: SentEval's transfer tasks (sembed.transfer) with params.yaml's `transfer` settings."
@@ -112,12 +122,10 @@ def _eval_transfer(a, out):
         res = evaluate_transfer_row(get_experiment(params, a.experiment, a.data), data_root=a.data, models=a.models,
                                     batch_size=a.batch_size, out=out, tasks=tasks, kfold=ts.kfold, seed=ts.seed)
         print(format_result(res)); return
-    from sembed.encoders import POOLERS, SentenceEncoder, resolve_model
     from sembed.evaluate import make_result
-    if a.pooler is not None: check_choice("pooler", a.pooler, list(POOLERS))
-    resolve_model(a.model)
+    _check_model(a)
     for t in tasks: load_transfer(t, root=a.data)
-    enc = SentenceEncoder.from_pretrained(a.model, pooler=a.pooler, max_length=a.max_length)
+    enc = _load_model(a)
     res = evaluate_transfer(lambda s: enc.encode(s, batch_size=a.batch_size), tasks=tasks, root=a.data, kfold=ts.kfold, seed=ts.seed)
     settings = {"model": a.model, "pooler": enc.pooler, "protocol": "transfer", "tasks": tasks, "kfold": ts.kfold,
                 "seed": ts.seed, "max_length": enc.max_length, "batch_size": a.batch_size}

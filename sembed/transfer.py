@@ -188,11 +188,13 @@ def resolve_jobs(n_jobs=None):  # worker processes (default: $SEMBED_JOBS, else 
     return int(n_jobs)
 
 # %% ../nbs/13_transfer.ipynb
-def _fit(X, y, C, seed):
+def _fit(X, y, C, seed,
+         clf=None):  # a model fitted with a smaller C on the same data: warm-start from its solution
     "One SentEval logistic regression: (fitted model, 1 if it stopped at max_iter else 0)."
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
-    clf = LogisticRegression(C=C, random_state=seed)
+    if clf is None: clf = LogisticRegression(C=C, random_state=seed)
+    else: clf.set_params(C=C, warm_start=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y)
@@ -206,6 +208,19 @@ def _score_job(X, y, C, seed, pairs):  # pairs: [(train indices, test indices)]
         for tr, te in pairs:
             clf, h = _fit(X[tr], y[tr], C, seed)
             accs.append(clf.score(X[te], y[te])); hit += h
+    return accs, hit
+
+def _sweep_job(X, y, grid, seed, pairs):  # pairs: [(train indices, test indices)]
+    "For each pair, accuracies of fits on X[train] scored on X[test] for every C of `grid`, in order, each fit warm-started from the previous C's solution; and how many fits hit max_iter; single-threaded."
+    from threadpoolctl import threadpool_limits
+    accs, hit = [], 0
+    with threadpool_limits(limits=1):
+        for tr, te in pairs:
+            Xtr, ytr, Xte, yte, clf, row = X[tr], y[tr], X[te], y[te], None, []
+            for C in grid:
+                clf, h = _fit(Xtr, ytr, C, seed, clf)
+                row.append(clf.score(Xte, yte)); hit += h
+            accs.append(row)
     return accs, hit
 
 def _predict_job(X, y, C, seed, evals):  # evals: feature matrices to predict
@@ -237,19 +252,18 @@ def inner_kfold(X,              # [N, H] features
     "SentEval's InnerKFoldClassifier: outer k-fold test accuracy with C chosen by inner k-fold CV."
     X, y = _xy(X, y, "inner_kfold")
     outer = stratified_folds(y, kfold, seed)
-    calls = []
-    for tr, te in outer:
-        inner = [(tr[a], tr[b]) for a, b in stratified_folds(y[tr], kfold, seed)]
-        calls += [(_score_job, (X, y, C, seed, inner)) for C in C_GRID_INNER]
-    res = _parallel(calls, n_jobs)
+    calls = [(_sweep_job, (X, y, C_GRID_INNER, seed, [(tr[a], tr[b])]))
+             for tr, _ in outer for a, b in stratified_folds(y[tr], kfold, seed)]
+    res = _parallel(calls, n_jobs)                                          # one job per (outer, inner) fold
     dev, best = [], []
     for k in range(len(outer)):
-        scores = [round(100 * np.mean(accs), 2) for accs, _ in res[k * len(C_GRID_INNER):(k + 1) * len(C_GRID_INNER)]]
+        acc = np.array([accs[0] for accs, _ in res[k * kfold:(k + 1) * kfold]])  # [inner fold, C]
+        scores = [round(100 * m, 2) for m in acc.mean(axis=0)]
         dev.append(np.max(scores)); best.append(C_GRID_INNER[int(np.argmax(scores))])
     final = _parallel([(_score_job, (X, y, C, seed, [(tr, te)])) for C, (tr, te) in zip(best, outer)], n_jobs)
     test = [round(100 * accs[0], 2) for accs, _ in final]
     return {"devacc": float(round(np.mean(dev), 2)), "acc": float(round(np.mean(test), 2)), "C": best,
-            "fits": sum(len(a) for a, _ in res + final), "not_converged": sum(h for _, h in res + final)}
+            "fits": len(res) * len(C_GRID_INNER) + len(final), "not_converged": sum(h for _, h in res + final)}
 
 def kfold_eval(Xtr, ytr,        # training features and labels (cross-validated to choose C)
                Xte, yte,        # test features and labels
@@ -259,13 +273,13 @@ def kfold_eval(Xtr, ytr,        # training features and labels (cross-validated 
     "SentEval's KFoldClassifier: C by k-fold CV on train, refit on train, test accuracy (and predictions `yhat`)."
     Xtr, ytr = _xy(Xtr, ytr, "kfold_eval (train)"); Xte, yte = _xy(Xte, yte, "kfold_eval (test)")
     folds = stratified_folds(ytr, kfold, seed)
-    res = _parallel([(_score_job, (Xtr, ytr, C, seed, [f])) for C in C_GRID_KFOLD for f in folds], n_jobs)
-    scores = [round(100 * np.mean([res[i * len(folds) + j][0][0] for j in range(len(folds))]), 2) for i in range(len(C_GRID_KFOLD))]
+    res = _parallel([(_sweep_job, (Xtr, ytr, C_GRID_KFOLD, seed, [f])) for f in folds], n_jobs)  # one job per fold
+    scores = [round(100 * m, 2) for m in np.array([accs[0] for accs, _ in res]).mean(axis=0)]
     C = C_GRID_KFOLD[int(np.argmax(scores))]
     (yhat,), h = _predict_job(Xtr, ytr, C, seed, [Xte])
     from sklearn.metrics import accuracy_score
     return {"devacc": float(np.max(scores)), "acc": float(round(100 * accuracy_score(yte, yhat), 2)), "C": C,
-            "yhat": yhat, "fits": len(res) + 1, "not_converged": sum(r[1] for r in res) + h}
+            "yhat": yhat, "fits": len(res) * len(C_GRID_KFOLD) + 1, "not_converged": sum(r[1] for r in res) + h}
 
 def split_eval(Xtr, ytr,        # training features and labels
                Xdev, ydev,      # development set: chooses C

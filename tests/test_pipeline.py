@@ -52,7 +52,10 @@ def _strip(res):
 
 @pytest.mark.slow
 def test_smoke_training_is_deterministic(repro, tmp_path):
-    "Same params and seed on CPU -> identical training log and identical metrics JSON."
+    """Same params and seed on CPU -> identical training log, identical summary and byte-identical model folder
+    (weights, config, tokenizer, sentence-transformers layout). Identical weights give identical metrics: scoring a
+    fixed model is deterministic (test_encoders' determinism test; the STS scores are a function of the embeddings),
+    so the metrics JSON is not recomputed here."""
     logs = tmp_path / "logs"
     out = tmp_path / "models" / "simcse-unsup"
     p = run_sembed("train", "--experiment", "simcse-unsup", "--params", "params.yaml", "--data", "data",  # as dvc.yaml runs it
@@ -62,11 +65,11 @@ def test_smoke_training_is_deterministic(repro, tmp_path):
     for f in ["simcse-unsup.train_loss.csv", "simcse-unsup.dev.csv"]:
         assert (logs / f).read_text() == (ref / f).read_text(), f
     assert _strip(json.loads((logs / "simcse-unsup.train.json").read_text())) == _strip(json.loads((ref / "simcse-unsup.train.json").read_text()))
-    ev = tmp_path / "eval.json"
-    p = run_sembed("eval", "--experiment", "simcse-unsup", "--models", tmp_path / "models", "--data", "data", "--batch-size", "64",
-                   "--out", ev, cwd=ROOT)
-    assert p.returncode == 0, p.stderr[-3000:]
-    assert _strip(json.loads(ev.read_text())) == _strip(json.loads((ref / "simcse-unsup.json").read_text()))
+    pipe = ROOT / "models" / "simcse-unsup"
+    files = lambda d: sorted(str(f.relative_to(d)) for f in d.rglob("*") if f.is_file() and f.name != "README.md")  # cards: card@ stage
+    assert files(out) == files(pipe) and "model.safetensors" in files(out) and "st/model.safetensors" in files(out), (files(out), files(pipe))
+    for f in files(out):
+        assert (out / f).read_bytes() == (pipe / f).read_bytes(), f"{f} differs from the pipeline's models/simcse-unsup/{f}"
 
 
 @pytest.mark.slow
