@@ -206,15 +206,30 @@ def cmd_report(a):
         print(f"report: {render_leaderboard(root=root, out_dir=a.out)}")
 
 # %% ../nbs/04_cli.ipynb
-def cmd_card(a):
-    "Write the Hugging Face model cards of experiment `--experiment`'s trained model from its results."
-    from sembed.cards import write_cards
-    from sembed.experiments import get_experiment
-    exp = get_experiment(load_params(a.params), a.experiment, a.data)
-    if exp.kind != "train": print(f"card: {exp.id} is a training-free row ({exp.kind}), not a trained model: no card"); return
+def _write_row_cards(exp, a):
     folder, r = Path(a.models) / exp.id, Path(a.results)
     if not folder.is_dir(): fail(f"{folder}: model of experiment '{exp.id}' not found (run `sembed train --experiment {exp.id}` or `dvc repro`)")
-    for f in write_cards(folder, r / f"{exp.id}.json", r / f"{exp.id}.transfer.json", r / f"{exp.id}.train.json"): print(f"card: {f}")
+    for f in _cards_of(folder, r, exp.id): print(f"card: {f}")
+
+def _cards_of(folder, results, exp_id):
+    from sembed.cards import write_cards
+    r = Path(results)
+    return write_cards(folder, r / f"{exp_id}.json", r / f"{exp_id}.transfer.json", r / f"{exp_id}.train.json")
+
+def cmd_card(a):
+    "Write the Hugging Face model cards of experiment `--experiment`'s (or, with `--all`, every) trained model from its results."
+    from sembed.experiments import experiments, get_experiment
+    if bool(a.experiment) == bool(a.all): fail("card: give exactly one of --experiment ID or --all")
+    params = load_params(a.params)
+    if a.experiment:
+        exp = get_experiment(params, a.experiment, a.data)
+        if exp.kind != "train": print(f"card: {exp.id} is a training-free row ({exp.kind}), not a trained model: no card"); return
+        return _write_row_cards(exp, a)
+    trained = [e for e in experiments(params, data_root=a.data).values() if e.kind == "train"]
+    for e in trained:   # every folder checked before any card is written
+        if not (Path(a.models) / e.id).is_dir(): fail(f"{Path(a.models) / e.id}: model of experiment '{e.id}' not found (run `dvc repro`)")
+    for e in trained: _write_row_cards(e, a)
+    if not trained: print("card: no trained row in the matrix: no card")
 
 # %% ../nbs/04_cli.ipynb
 def build_parser():
@@ -252,8 +267,8 @@ def build_parser():
     g.add_argument("--models", nargs="+", required=True, help="NAME=MODEL[:POOLER] ...")
     g.add_argument("--data", default="data"); g.add_argument("--out", required=True)
     g.add_argument("--batch-size", type=int, default=128); g.set_defaults(func=cmd_geometry)
-    c = sub.add_parser("card", help="write the model cards (README.md) of a trained experiment from its results")
-    c.add_argument("--experiment", required=True); c.add_argument("--params", default="params.yaml"); c.add_argument("--data", default="data")
+    c = sub.add_parser("card", help="write the model cards (README.md) of a trained experiment (or --all) from its results")
+    c.add_argument("--experiment", default=None); c.add_argument("--all", action="store_true", help="every trained row of the matrix"); c.add_argument("--params", default="params.yaml"); c.add_argument("--data", default="data")
     c.add_argument("--models", default="models"); c.add_argument("--results", default="results"); c.set_defaults(func=cmd_card)
     r = sub.add_parser("report", help="render a paper's report or the leaderboard (never trains)")
     r.add_argument("--paper", default=None); r.add_argument("--leaderboard", action="store_true")

@@ -396,16 +396,17 @@ def cached_encode(encoder: SentenceEncoder,
     normalize = encoder.normalize if normalize is None else normalize
     root = Path(root) if root is not None else cache_dir()
     if root is None: return encoder.encode_poolers(sentences, poolers, batch_size, progress, normalize)
-    key = hashlib.sha256(json.dumps([model_fingerprint(encoder), encoder.max_length, bool(normalize), _code_version(),
+    key = hashlib.sha256(json.dumps([model_fingerprint(encoder), encoder.max_length, "raw", _code_version(),
                                      hashlib.sha256("\n".join(sentences).encode()).hexdigest(), len(sentences)]).encode()).hexdigest()
     files = {p: root / key[:2] / f"{key}.{p}.npy" for p in poolers}
     if not all(f.exists() for f in files.values()):
         todo = list(dict.fromkeys(list(poolers) + supported_poolers(encoder)))
-        got = encoder.encode_poolers(sentences, todo, batch_size, progress, normalize=normalize)
+        got = encoder.encode_poolers(sentences, todo, batch_size, progress, normalize=False)
         for p, arr in got.items():
             with atomic_path(root / key[:2] / f"{key}.{p}.npy") as tmp:
                 with open(tmp, "wb") as f: np.save(f, arr)
     out = {p: np.load(f) for p, f in files.items()}
+    if normalize: out = {p: F.normalize(torch.from_numpy(a), p=2, dim=1).numpy() for p, a in out.items()}
     return out
 
 # %% ../nbs/02_encoders.ipynb

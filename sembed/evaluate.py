@@ -52,7 +52,8 @@ def evaluate_sts(encode,              # callable: list of sentences -> array [N,
                  protocol="senteval",  # "senteval" or "mteb"
                  tasks=None,          # task names (default: all of `STS_TASKS`; for split="dev": STS-B, SICK-R)
                  split="test",        # "test", or "dev" (STS-B / SICK-R only)
-                 root="data"):        # folder `sembed.data.download` wrote into
+                 root="data",         # folder `sembed.data.download` wrote into
+                 adapt=None):         # optional (task, slot vectors [S, H]) -> (vectors -> vectors): a transform fitted on each task's own sentences
     "Score `encode` on the STS tasks: {'protocol', 'split', 'tasks': {task: scores}, 'avg'}."
     if protocol not in PROTOCOLS: fail(f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOLS)})")
     tasks = list(tasks) if tasks is not None else (STS_TASKS if split == "test" else ["STS-B", "SICK-R"])
@@ -65,7 +66,10 @@ def evaluate_sts(encode,              # callable: list of sentences -> array [N,
     emb = _check_embeddings(encode(list(index)), len(index))
     results = {}
     for t, subsets in data.items():
-        pg = {name: (cosine_pairs(emb[[index[s] for s in s1]], emb[[index[s] for s in s2]]), gold)
+        f = lambda e: e
+        if adapt is not None:  # every sentence slot of the task: both columns of every subset, repeats kept
+            f = adapt(t, np.concatenate([emb[[index[s] for s in s1 + s2]] for s1, s2, _ in subsets.values()]))
+        pg = {name: (cosine_pairs(f(emb[[index[s] for s in s1]]), f(emb[[index[s] for s in s2]])), gold)
               for name, (s1, s2, gold) in subsets.items()}
         if protocol == "senteval" and t in STS_SUBSETS: results[t] = aggregate(pg)
         else: results[t] = correlations(*next(iter(pg.values())))

@@ -16,7 +16,7 @@ from .methods import Method, get_corpus, get_method, load_plugins, read_corpus, 
 # %% auto 0
 __all__ = ['SCALES', 'ExperimentSpec', 'Experiment', 'scale_of', 'scale_settings', 'experiment', 'experiments',
            'TransferSettings', 'transfer_settings', 'get_experiment', 'fetch_corpus', 'prepare', 'EncodeContext',
-           'build', 'embed_fn', 'evaluate', 'evaluate_transfer_row']
+           'build', 'embed_fn', 'task_adapter', 'evaluate', 'evaluate_transfer_row']
 
 # %% ../nbs/12_experiments.ipynb
 SCALES = ("smoke", "full", "paper")
@@ -29,6 +29,7 @@ class ExperimentSpec(BaseModel):
     label: str | None = None                       # shown in reports (default: the id)
     protocol: Literal["senteval", "mteb"] = "senteval"   # STS evaluation protocol (sembed.evaluate)
     geometry: bool = False                         # also measure alignment / uniformity on STS-B
+    baseline: str | None = None                    # id of our row this one is measured against (e.g. the same model untransformed)
     scales: dict[Literal["smoke", "full", "paper"], dict]  # per-scale settings (smoke required)
 
 @dataclass
@@ -86,6 +87,8 @@ def experiment(params: dict,          # the parsed params.yaml
     m = get_method(spec.method, f"params.yaml: experiments.{exp_id}: method")
     if spec.paper is not None and m.paper is not None and spec.paper != m.paper:
         fail(f"params.yaml: experiments.{exp_id}: paper '{spec.paper}' but method '{m.name}' belongs to '{m.paper}'")
+    if spec.geometry and m.fit_task is not None:
+        fail(f"params.yaml: experiments.{exp_id}: geometry: method '{m.name}' is fitted on each evaluated task, so it has no single embedding space to measure")
     s, src = scale_settings(spec, exp_id, scale)
     model, compare, data = s.pop("model", None), s.pop("compare", None), s.pop("data", None)
     if not isinstance(model, str) or not model: fail(f"{src}: field model: missing (the base model)")
@@ -117,7 +120,14 @@ def experiments(params: dict, scale: str | None = None, data_root="data") -> dic
         if p not in paper_ids(): fail(f"params.yaml: papers: unknown paper '{p}' (known: {', '.join(paper_ids())})")
     for t in transfer_settings(params).experiments:
         if t not in exps: fail(f"params.yaml: transfer: field experiments: unknown experiment '{t}' (known: {', '.join(exps)})")
+        if exps[t].method.fit_task is not None:
+            fail(f"params.yaml: transfer: field experiments: '{t}' is fitted on each STS task's test sentences; it has no transfer evaluation")
     for e in exps.values():
+        b = e.spec.baseline
+        if b is not None and (b not in exps or b == e.id):
+            fail(f"params.yaml: experiments.{e.id}: field baseline: {'unknown experiment' if b not in exps else 'the row itself'} '{b}' (known: {', '.join(k for k in exps if k != e.id)})")
+        if b is not None and exps[b].model != e.model:
+            fail(f"params.yaml: experiments.{e.id}: field baseline: '{b}' uses model '{exps[b].model}', this row '{e.model}' (a baseline is the same model)")
         if e.paper is not None and e.paper not in papers:
             fail(f"params.yaml: experiments.{e.id}: paper '{e.paper}' is not listed in papers (its report would never render)")
     return exps
@@ -234,8 +244,9 @@ def build(exp: Experiment, data_root="data", models="models", results="results",
         write_json(results / f"{exp.id}.train.json", {**head, **{k: v for k, v in s.items() if k not in ("steps_per_second", "seconds", "device")}})
         return s
     ctx = EncodeContext(exp.model, exp.settings, data_root, batch_size)
+    if exp.method.check is not None: exp.method.check(ctx, exp.config)   # before any encoding
     with atomic_path(out, is_dir=True) as tmp:
-        if exp.kind == "transform":
+        if exp.kind == "transform" and exp.method.fit is not None:
             state = exp.method.fit(ctx, exp.config)
             np.savez(tmp / "transform.npz", **{k: np.asarray(v) for k, v in state.items()})
         write_json(tmp / "sembed.json", {**head, "options": exp.config.model_dump(), "trained": False})
@@ -258,8 +269,18 @@ def embed_fn(exp: Experiment, data_root="data", models="models", batch_size=64, 
     pooler = getattr(o, "pooler", None)
     name = pooler or ctx.encoder.pooler
     if exp.kind == "encode": return (lambda s: exp.method.embed(ctx, s, o)), name
+    if exp.method.fit_task is not None: return (lambda s: ctx.embed(s, pooler, normalize=False)), name  # see `task_adapter`
     state = dict(np.load(folder / "transform.npz"))
-    return (lambda s: exp.method.apply(state, ctx.embed(s, pooler), o)), name
+    return (lambda s: exp.method.apply(state, ctx.embed(s, pooler, normalize=False), o)), name
+
+def task_adapter(exp: Experiment):
+    "`evaluate_sts`'s `adapt` for a transform fitted on each evaluated task (`Method.fit_task`); None for every other row."
+    m, o = exp.method, exp.config
+    if exp.kind != "transform" or m.fit_task is None: return None
+    def adapt(task, slots):
+        state = m.fit_task(slots, o)
+        return lambda e: m.apply(state, e, o)
+    return adapt
 
 def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, out=None, tasks=None, split="test"):
     "Score row `exp`; returns the result dict (written atomically to `out` if given)."
@@ -269,7 +290,7 @@ def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, 
     tasks = tasks or list(STS_TASKS)
     for t in tasks: load_sts(t, protocol=exp.spec.protocol, split=split, root=data_root)   # data present: fail before encoding
     encode, pooler = embed_fn(exp, data_root, models, batch_size)
-    res = evaluate_sts(encode, protocol=exp.spec.protocol, tasks=tasks, split=split, root=data_root)
+    res = evaluate_sts(encode, protocol=exp.spec.protocol, tasks=tasks, split=split, root=data_root, adapt=task_adapter(exp))
     settings = {"experiment": exp.id, "settings": exp.settings, "protocol": exp.spec.protocol, "split": split, "tasks": tasks,
                 "batch_size": batch_size}
     r = make_result(res, exp.model, pooler, seed=exp.seed, params_hash=sha256_json(settings), batch_size=batch_size, scale=exp.scale)

@@ -191,18 +191,23 @@ class Method:
     head_mode: Callable | None = None          # options -> "none" | "mlp" (kept, folded into the cls pooler) | "mlp_train_only"
     train_pooler: str | None = None            # pooler while training (None: the model's default)
     after_step: Callable | None = None         # (net, objective, options) -> None after each optimizer step
-    check: Callable | None = None              # (TrainConfig, options) -> None: method-specific checks, run when the config is built
+    check: Callable | None = None              # method-specific checks before any work: train (TrainConfig, options) when the config is built; encode / transform (EncodeContext, options) when the row is built
     # ---- encode / transform
     embed: Callable | None = None              # encode: (ctx, sentences, options) -> [N, H] array (see sembed.experiments)
     fit: Callable | None = None                # transform: (ctx, options) -> state dict of arrays
+    fit_task: Callable | None = None           # transform fitted per evaluated task instead: (the task's test sentence vectors, options) -> state
     apply: Callable | None = None              # transform: (state, embeddings, options) -> embeddings
     module: str = ""                           # where it is defined (filled in by `register`)
 
     def __post_init__(self):
-        need = {"train": ("corpus", "view", "objective"), "encode": ("embed",), "transform": ("fit", "apply")}
+        need = {"train": ("corpus", "view", "objective"), "encode": ("embed",), "transform": ("apply",)}
         if self.kind not in KINDS: fail(f"method '{self.name}': kind '{self.kind}' unknown (known: {', '.join(KINDS)})")
         for f in need[self.kind]:
             if getattr(self, f) is None: fail(f"method '{self.name}': a {self.kind} method needs '{f}'")
+        if self.kind == "transform" and (self.fit is None) == (self.fit_task is None):
+            fail(f"method '{self.name}': a transform method needs exactly one of 'fit' (fitted once) or 'fit_task' (fitted on each evaluated task)")
+        if self.fit_task is not None and self.corpus is not None:
+            fail(f"method '{self.name}': a 'fit_task' transform reads no corpus (corpus '{self.corpus}' given)")
         if self.corpus is not None and self.corpus not in CORPUS_KINDS:
             fail(f"method '{self.name}': corpus kind '{self.corpus}' unknown (known: {', '.join(CORPUS_KINDS)})")
 

@@ -15,9 +15,10 @@ __all__ = ['SMOKE_BANNER', 'TEMPLATE', 'RESULTS', 'SYNTHETIC_NOTE', 'DIFF_FIELDS
            'LEADERBOARD_COLUMNS', 'SORT_JS', 'LEADERBOARD_PAGE', 'result_files', 'read_json', 'read_csv', 'scores_of',
            'paper_experiments', 'experiment_row', 'report_data', 'synthetic_results', 'comparison_table',
            'transfer_table', 'provenance_rows', 'row_provenance', 'differences', 'plot_task_bars', 'plot_training',
-           'plot_transfer', 'plot_geometry', 'geometry_table', 'smoke_note', 'fragment', 'header_html',
-           'provenance_html', 'comparison_html', 'transfer_html', 'geometry_html', 'notebook_to_html', 'render_report',
-           'leaderboard_rows', 'leaderboard_frame', 'leaderboard_html', 'render_leaderboard']
+           'plot_transfer', 'plot_geometry', 'geometry_table', 'baseline_table', 'plot_baseline_delta', 'baseline_html',
+           'smoke_note', 'fragment', 'header_html', 'provenance_html', 'comparison_html', 'transfer_html',
+           'geometry_html', 'notebook_to_html', 'render_report', 'leaderboard_rows', 'leaderboard_frame',
+           'leaderboard_html', 'render_leaderboard']
 
 # %% ../nbs/11_report.ipynb
 SMOKE_BANNER = "smoke run — not a replication"
@@ -93,6 +94,7 @@ def experiment_row(exp, paper: dict, root=".") -> dict:
     trep = (paper.get("transfer_reported") or {}).get(exp.compare) if exp.compare else None
     ttasks = paper.get("transfer_tasks") or TRANSFER_COLUMNS
     protocol = (res or {}).get("protocol") or exp.spec.protocol
+    b = exp.spec.baseline
     return {"id": exp.id, "label": exp.label, "method": exp.method.name, "kind": exp.kind, "experiment": exp,
             "settings": dict(exp.settings), "data": exp.data, "protocol": protocol,
             "base_model": (res or {}).get("model") or exp.model, "scale": (res or {}).get("scale") or exp.scale,
@@ -103,6 +105,7 @@ def experiment_row(exp, paper: dict, root=".") -> dict:
             "dev": read_csv(f["dev"]) if exp.kind == "train" else None,
             "train_summary": summary, "geometry": (res or {}).get("geometry"),
             "transfer_result": tr, "transfer_scores": scores_of(tr, ttasks, "acc"), "transfer_reported": trep,
+            "baseline": b, "baseline_scores": scores_of(read_json(result_files(root, b)["result"]), paper["tasks"]) if b else None,
             "stale": _stale(exp, res, summary), "files": {k: str(v.relative_to(root)) for k, v in f.items()}}
 
 def report_data(paper_id, root=".") -> dict:
@@ -208,7 +211,8 @@ def comparison_table(data: dict):
         if r["comparable"]: rows.append({c: ours[c] - rep[c] for c in cols}); index.append((r["label"], "Δ reproduced − paper"))
     for r in rest:
         rows.append(r["scores"] or nan)
-        index.append(("before training" if r["kind"] != "train" else "trained (no reported row)",
+        index.append(("trained (no reported row)" if r["kind"] == "train" else "before training" if r["method"] == "pooler"
+                      else "training-free (no reported row)",
                       f"{r['label']} ({r['base_model']}, {r['scale']})"))
     if not rows: return pd.DataFrame(columns=cols, dtype=float)
     df = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["experiment", "row"]))[cols]
@@ -324,8 +328,10 @@ def plot_task_bars(data: dict):
     cols = list(data["paper"]["tasks"]) + ["avg"]
     comp = [r for r in data["experiments"].values() if r["reported"] is not None]
     rest = [r for r in data["experiments"].values() if r["reported"] is None]
-    n = len(comp) + bool(rest)
-    fig, axes = plt.subplots(1, max(n, 1), figsize=(6 * max(n, 1), 3.6), squeeze=False)
+    n = max(len(comp) + bool(rest), 1); ncol = min(n, 3); nrow = -(-n // ncol)
+    fig, grid = plt.subplots(nrow, ncol, figsize=(6 * ncol, 3.6 * nrow), squeeze=False)
+    axes = [list(grid.flat)[:n]]
+    for ax in list(grid.flat)[n:]: ax.set_axis_off()
     x = np.arange(len(cols))
     for ax, r in zip(axes[0], comp):
         ax.bar(x - 0.2, [r["reported"]["scores"][c] for c in cols], 0.4, label=f"paper ({r['reported']['base_model']})", color="#999999")
@@ -400,17 +406,61 @@ def geometry_table(data: dict):
     return df.round({"alignment": 4, "uniformity": 4}) if len(df) else df
 
 # %% ../nbs/11_report.ipynb
+def baseline_table(data: dict):
+    "pandas DataFrame: Δ Spearman × 100 (row − its baseline) per task and avg, for every row with a `baseline`."
+    import pandas as pd
+    cols = list(data["paper"]["tasks"]) + ["avg"]
+    rows, index = [], []
+    for r in data["experiments"].values():
+        if not r["baseline"]: continue
+        b, ours = r["baseline_scores"], r["scores"]
+        rows.append({c: (ours[c] - b[c]) if ours and b else math.nan for c in cols})
+        bl = data["experiments"].get(r["baseline"], {}).get("label", r["baseline"])
+        index.append((r["label"], f"vs {bl}"))
+    if not rows: return pd.DataFrame(columns=cols, dtype=float)
+    return pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["experiment", "baseline"]))[cols].astype(float).round(2)
+
+def plot_baseline_delta(data: dict):
+    "Heatmap of Δ (row − its baseline) per task for every row with a baseline; values written in the cells."
+    import matplotlib.pyplot as plt
+    df = baseline_table(data)
+    fig, ax = plt.subplots(figsize=(1.0 * len(df.columns) + 4, 0.45 * max(len(df), 1) + 1.6))
+    if not len(df):
+        ax.text(0.5, 0.5, "no row names a baseline", ha="center", transform=ax.transAxes); ax.set_axis_off(); return fig
+    v = df.to_numpy(dtype=float); lim = max(float(np.nanmax(np.abs(v))) if np.isfinite(v).any() else 1.0, 0.5)
+    im = ax.imshow(v, cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
+    for i in range(v.shape[0]):
+        for j in range(v.shape[1]):
+            ax.text(j, i, "—" if not np.isfinite(v[i, j]) else f"{v[i, j]:+.2f}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(df.columns)), df.columns, rotation=45, ha="right")
+    ax.set_yticks(range(len(df)), [e for e, _ in df.index], fontsize=8)
+    fig.colorbar(im, ax=ax, label="Δ Spearman × 100 vs baseline"); ax.set_title("Difference from our own baseline row")
+    fig.tight_layout(); return fig
+
+def baseline_html(data: dict) -> str:
+    "The baseline table (class 'baseline'), signed with two decimals."
+    df = baseline_table(data)
+    if not len(df): return "<p class='baseline'>No row names a baseline.</p>"
+    return df.to_html(classes="baseline", na_rep="—", float_format=lambda v: f"{v:+.2f}")
+
+# %% ../nbs/11_report.ipynb
 def smoke_note(data: dict) -> str:
     "What numbers at a non-paper scale are (empty at paper scale)."
     if data["is_replication"]: return ""
     models = _sorted_set([r["base_model"] for r in data["experiments"].values()], empty="a small model")
+    if data["experiments"] and all(r["kind"] != "train" for r in data["experiments"].values()):
+        paper_models = _sorted_set([v["base_model"] for v in data["paper"]["reported"].values()], empty="other models")
+        return (f"Every row of this paper is training-free, so at scale '{data['scale']}' its numbers are real measurements of "
+                f"the method on {models}, at full evaluation size — but not a replication: the paper's rows are {paper_models}. "
+                "The question these numbers answer is whether the method helps this model; see the difference from our own "
+                "baseline rows below.")
     return (f"Numbers at scale '{data['scale']}' are a pipeline check, not a replication: the same code runs end to end, "
             f"but it starts from an already trained sentence encoder ({models}) and trains for a few dozen steps on a "
             "small corpus derived from the evaluation data, so they are no evidence about the paper's claims.")
 
 FRAGMENTS = {
     "header": """<h1>Replication report: {{ paper.title }}</h1>
-<p>{{ paper.authors | join(", ") }}. {{ paper.venue }}, arXiv {{ paper.arxiv }}{% if paper.version %}, {{ paper.version }}{% endif %}.</p>
+<p>{{ paper.authors | join(", ") }}. {{ paper.venue }}, arXiv {{ paper.arxiv }}{% if paper.version is defined and paper.version %}, {{ paper.version }}{% endif %}.</p>
 {% if not is_replication %}<div class="smoke-banner" style="border:3px solid #c00;background:#fee;color:#900;padding:10px;font-size:1.3em;font-weight:bold;margin:8px 0">{{ banner }}</div>
 <p class="smoke-note">{{ note }}</p>{% endif %}
 {% for s in stale %}<div class="stale" style="border:2px solid #c60;background:#fff4e5;padding:6px;margin:4px 0">stale: {{ s }}</div>{% endfor %}""",

@@ -66,7 +66,7 @@ def test_smoke_training_is_deterministic(repro, tmp_path):
         assert (logs / f).read_text() == (ref / f).read_text(), f
     assert _strip(json.loads((logs / "simcse-unsup.train.json").read_text())) == _strip(json.loads((ref / "simcse-unsup.train.json").read_text()))
     pipe = ROOT / "models" / "simcse-unsup"
-    files = lambda d: sorted(str(f.relative_to(d)) for f in d.rglob("*") if f.is_file() and f.name != "README.md")  # cards: card@ stage
+    files = lambda d: sorted(str(f.relative_to(d)) for f in d.rglob("*") if f.is_file() and f.name != "README.md")  # cards: the cards stage
     assert files(out) == files(pipe) and "model.safetensors" in files(out) and "st/model.safetensors" in files(out), (files(out), files(pipe))
     for f in files(out):
         assert (out / f).read_bytes() == (pipe / f).read_bytes(), f"{f} differs from the pipeline's models/simcse-unsup/{f}"

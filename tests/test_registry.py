@@ -61,18 +61,20 @@ def test_every_row_mean_is_consistent():
 
 
 def test_params_compare_rows_exist():
-    "Every `compare` of params.yaml names a non-reference reported row of its paper."
+    """Every `compare` of params.yaml names a reported row of its paper, of the same method (a pooler row may sit beside
+    the paper's pretrained baseline). Reference-only rows (another base model: no Δ is computed) are shown beside ours."""
     from conftest import ROOT
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    seen = 0
+    seen, ref = 0, 0
     for eid, spec in params["experiments"].items():
         for scale, s in spec["scales"].items():
             for sub in ([s[k] for k in s if isinstance(s[k], dict)] if "base" in s else [s]):
                 if sub.get("compare"):
                     row = get_paper(spec["paper"])["reported"][sub["compare"]]
-                    assert not row.get("reference_only") and row["method"] == spec["method"], (eid, scale)
-                    seen += 1
-    assert seen >= 6
+                    assert row["method"] == spec["method"] or (row.get("reference_only") and spec["method"] == "pooler"), (eid, scale)
+                    if row.get("reference_only"): ref += 1
+                    else: seen += 1
+    assert seen >= 6 and ref >= 10
 
 
 GOOD = yaml.safe_load(registry_path().read_text())
