@@ -126,8 +126,6 @@ def experiments(params: dict, scale: str | None = None, data_root="data") -> dic
         b = e.spec.baseline
         if b is not None and (b not in exps or b == e.id):
             fail(f"params.yaml: experiments.{e.id}: field baseline: {'unknown experiment' if b not in exps else 'the row itself'} '{b}' (known: {', '.join(k for k in exps if k != e.id)})")
-        if b is not None and exps[b].model != e.model:
-            fail(f"params.yaml: experiments.{e.id}: field baseline: '{b}' uses model '{exps[b].model}', this row '{e.model}' (a baseline is the same model)")
         if e.paper is not None and e.paper not in papers:
             fail(f"params.yaml: experiments.{e.id}: paper '{e.paper}' is not listed in papers (its report would never render)")
     return exps

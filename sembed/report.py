@@ -105,7 +105,8 @@ def experiment_row(exp, paper: dict, root=".") -> dict:
             "dev": read_csv(f["dev"]) if exp.kind == "train" else None,
             "train_summary": summary, "geometry": (res or {}).get("geometry"),
             "transfer_result": tr, "transfer_scores": scores_of(tr, ttasks, "acc"), "transfer_reported": trep,
-            "baseline": b, "baseline_scores": scores_of(read_json(result_files(root, b)["result"]), paper["tasks"]) if b else None,
+            "baseline": b, "baseline_scores": scores_of(bres := read_json(result_files(root, b)["result"]) if b else None, paper["tasks"]),
+            "baseline_model": (bres or {}).get("model"),
             "stale": _stale(exp, res, summary), "files": {k: str(v.relative_to(root)) for k, v in f.items()}}
 
 def report_data(paper_id, root=".") -> dict:
@@ -414,9 +415,10 @@ def baseline_table(data: dict):
     for r in data["experiments"].values():
         if not r["baseline"]: continue
         b, ours = r["baseline_scores"], r["scores"]
-        rows.append({c: (ours[c] - b[c]) if ours and b else math.nan for c in cols})
+        same = r["baseline_model"] in (None, r["base_model"])   # a baseline on another model (e.g. another `base`): no Δ
+        rows.append({c: (ours[c] - b[c]) if ours and b and same else math.nan for c in cols})
         bl = data["experiments"].get(r["baseline"], {}).get("label", r["baseline"])
-        index.append((r["label"], f"vs {bl}"))
+        index.append((r["label"], f"vs {bl}" + ("" if same else f" (other model: {r['baseline_model']})")))
     if not rows: return pd.DataFrame(columns=cols, dtype=float)
     return pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["experiment", "baseline"]))[cols].astype(float).round(2)
 
