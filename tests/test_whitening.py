@@ -39,7 +39,7 @@ def test_corpus_whitening_row_builds(tmp_path):
     assert st["W"].shape == (32, 8) and st["mu"].shape == (1, 32)
 
 
-@pytest.mark.parametrize("method,settings,n,msg", [   # the other bad settings: nbs/17_bert_whitening.ipynb (in-process)
+@pytest.mark.parametrize("method,settings,n,msg", [   # the other bad settings: nbs/17_bert-whitening.ipynb (in-process)
     ("bert-whitening", {"k": 33}, 200, "k: bad value 33 (an integer from 1 to the dimension 32)"),
     ("bert-whitening-target", {"k": -1}, 200, "k: bad value -1"),
     ("bert-whitening", {"variant": "pcaa"}, 200, "variant: unknown value 'pcaa'"),
