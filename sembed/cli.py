@@ -206,15 +206,15 @@ def cmd_report(a):
         print(f"report: {render_leaderboard(root=root, out_dir=a.out)}")
 
 # %% ../nbs/04_cli.ipynb
-def _write_row_cards(exp, a):
-    folder, r = Path(a.models) / exp.id, Path(a.results)
+def _check_model_folder(exp, a):
+    folder = Path(a.models) / exp.id
     if not folder.is_dir(): fail(f"{folder}: model of experiment '{exp.id}' not found (run `sembed train --experiment {exp.id}` or `dvc repro`)")
-    for f in _cards_of(folder, r, exp.id): print(f"card: {f}")
+    return folder
 
-def _cards_of(folder, results, exp_id):
+def _write_row_cards(exp, a):
     from sembed.cards import write_cards
-    r = Path(results)
-    return write_cards(folder, r / f"{exp_id}.json", r / f"{exp_id}.transfer.json", r / f"{exp_id}.train.json")
+    folder, r = _check_model_folder(exp, a), Path(a.results)
+    for f in write_cards(folder, r / f"{exp.id}.json", r / f"{exp.id}.transfer.json", r / f"{exp.id}.train.json"): print(f"card: {f}")
 
 def cmd_card(a):
     "Write the Hugging Face model cards of experiment `--experiment`'s (or, with `--all`, every) trained model from its results."
@@ -226,8 +226,7 @@ def cmd_card(a):
         if exp.kind != "train": print(f"card: {exp.id} is a training-free row ({exp.kind}), not a trained model: no card"); return
         return _write_row_cards(exp, a)
     trained = [e for e in experiments(params, data_root=a.data).values() if e.kind == "train"]
-    for e in trained:   # every folder checked before any card is written
-        if not (Path(a.models) / e.id).is_dir(): fail(f"{Path(a.models) / e.id}: model of experiment '{e.id}' not found (run `dvc repro`)")
+    for e in trained: _check_model_folder(e, a)   # every folder checked before any card is written
     for e in trained: _write_row_cards(e, a)
     if not trained: print("card: no trained row in the matrix: no card")
 
