@@ -16,10 +16,11 @@ from .core import progress as _progress
 from .core import SembedError, fail, atomic_path, write_json
 
 # %% auto 0
-__all__ = ['MODELS', 'POOLERS', 'ModelSource', 'resolve_model', 'load_model', 'masked_mean', 'first_token_index',
-           'last_token_index', 'pool_cls', 'pool_cls_before_pooler', 'pool_avg', 'pool_avg_first_last', 'pool_avg_top2',
-           'pool_last_token', 'get_pooler', 'SentenceEncoder', 'model_fingerprint', 'cache_dir', 'supported_poolers',
-           'cached_encode']
+__all__ = ['MODELS', 'POOLERS', 'POOLER_FAMILIES', 'ModelSource', 'resolve_model', 'load_model', 'masked_mean',
+           'first_token_index', 'last_token_index', 'pool_cls', 'pool_cls_before_pooler', 'pool_avg',
+           'pool_avg_first_last', 'pool_avg_top2', 'pool_last_token', 'register_pooler_family', 'pool_avg_layers',
+           'get_pooler', 'pooler_layers', 'SentenceEncoder', 'eager_attention', 'model_fingerprint', 'cache_dir',
+           'supported_poolers', 'cached_array', 'cached_encode']
 
 # %% ../nbs/02_encoders.ipynb
 MODELS = {
@@ -167,10 +168,39 @@ POOLERS = {"cls": (pool_cls, False), "cls_before_pooler": (pool_cls_before_poole
            "avg_first_last": (pool_avg_first_last, True), "avg_top2": (pool_avg_top2, True),
            "last_token": (pool_last_token, False)}
 
+# parametrised poolers: prefix -> (factory(*ints) -> (pool_fn, needs), how the integers read), e.g. `avg_layers_0_6`
+POOLER_FAMILIES = {}
+
+def register_pooler_family(prefix: str,     # name prefix, e.g. "avg_layers"
+                           factory,         # (*ints) -> (pool_fn, needs): needs is False, True (hidden states) or "attentions"
+                           args: str):      # how the integers read, e.g. "<i>_<j>" (shown in errors)
+    "Add a family of poolers named `<prefix>_<int>_<int>...` (a paper's module registers its own)."
+    POOLER_FAMILIES[prefix] = (factory, args)
+
+def pool_avg_layers(i: int, j: int):
+    "Masked mean of (layer i + layer j) / 2 (`hidden_states` indices; i == j is one layer alone)."
+    def pool(out, mask):
+        hs = out.hidden_states
+        return (masked_mean(hs[i], mask) + masked_mean(hs[j], mask)) / 2
+    return pool, True
+
+register_pooler_family("avg_layers", pool_avg_layers, "<i>_<j>")
+
 def get_pooler(name: str):
-    "`(pool_fn, needs_hidden_states)` for a pooler name."
-    if name not in POOLERS: fail(f"pooler '{name}': unknown (known: {', '.join(POOLERS)})")
-    return POOLERS[name]
+    "`(pool_fn, needs)` for a pooler name; needs: False, True (hidden states) or 'attentions' (hidden states + attentions)."
+    if name in POOLERS: return POOLERS[name]
+    m = re.fullmatch(r"([a-z_]+?)((?:_\d+)+)", name) if isinstance(name, str) else None
+    if m and m.group(1) in POOLER_FAMILIES:
+        factory, args = POOLER_FAMILIES[m.group(1)]
+        ints = [int(x) for x in m.group(2)[1:].split("_")]
+        if len(ints) == len(inspect.signature(factory).parameters): return factory(*ints)
+    known = [*POOLERS, *(f"{k}_{a}" for k, (_, a) in POOLER_FAMILIES.items())]
+    fail(f"pooler '{name}': unknown (known: {', '.join(known)})")
+
+def pooler_layers(name: str) -> list[int]:
+    "The `hidden_states` indices a parametrised pooler reads (to check them against a model before encoding)."
+    m = re.fullmatch(r"avg_layers_(\d+)_(\d+)", name)
+    return [int(m.group(1)), int(m.group(2))] if m else []
 
 # %% ../nbs/02_encoders.ipynb
 def _is_decoder(model):
@@ -256,8 +286,19 @@ def tokenize(self: SentenceEncoder, sentences: list[str]) -> dict[str, torch.Ten
     if not sentences: fail("tokenize: no sentences")
     return dict(self.tokenizer(sentences, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"))
 
+from contextlib import contextmanager
+
+@contextmanager
+def eager_attention(model):
+    "Switch `model` to the eager attention implementation (which returns attention probabilities) for a block."
+    old = model.config._attn_implementation
+    if old == "eager": yield model; return
+    model.set_attn_implementation("eager")
+    try: yield model
+    finally: model.set_attn_implementation(old)
+
 @patch
-def _run(self: SentenceEncoder, features: dict, hidden_states: bool):
+def _run(self: SentenceEncoder, features: dict, hidden_states):  # False, True, or "attentions" (hidden states + attentions)
     "(model output, attention mask) for tokenized `features`."
     if "input_ids" not in features or "attention_mask" not in features:
         fail(f"forward: features need 'input_ids' and 'attention_mask', got {sorted(features)}")
@@ -267,7 +308,10 @@ def _run(self: SentenceEncoder, features: dict, hidden_states: bool):
     mask = features["attention_mask"].to(dev)
     if self.is_decoder and "position_ids" not in x and "position_ids" in self._accepts and bool((mask[:, 0] == 0).any()):
         x["position_ids"] = (mask.long().cumsum(1) - 1).clamp(min=0)
-    return self.model(**x, output_hidden_states=hidden_states, return_dict=True), mask
+    if hidden_states == "attentions":  # attention probabilities: only the eager implementation returns them
+        with eager_attention(self.model):
+            return self.model(**x, output_hidden_states=True, output_attentions=True, return_dict=True), mask
+    return self.model(**x, output_hidden_states=bool(hidden_states), return_dict=True), mask
 
 @patch
 def forward(self: SentenceEncoder, features: dict) -> torch.Tensor:
@@ -293,28 +337,20 @@ def _collate(self: SentenceEncoder, enc, rows):
     return out
 
 @patch
-def encode_poolers(self: SentenceEncoder,
-                   sentences: list[str],  # sentences to embed (repeats are encoded once)
-                   poolers: list[str],    # names in `POOLERS`: all computed from ONE forward pass per batch
-                   batch_size=128,         # sentences per forward pass
-                   progress=True,          # show a progress bar
-                   normalize=None,         # L2-normalise rows (default: `self.normalize`)
-                   head=None,              # optional module applied to the pooled vectors (e.g. a kept training head)
-                  ) -> dict[str, np.ndarray]:  # pooler -> [N, H] float32, row i embeds sentences[i]
-    "Embed `sentences` with several poolers at once: de-duplicate, sort by token length, batch, no gradients."
+def encode_with(self: SentenceEncoder,
+                sentences: list[str],  # sentences to embed (repeats are encoded once)
+                fn,                    # (model output, attention mask) -> {name: tensor [B, ...]} for one batch
+                needs=False,           # False, True (hidden states) or "attentions" (hidden states + attention probabilities)
+                batch_size=128,        # sentences per forward pass
+                progress=True,         # show a progress bar
+                modules=(),            # extra modules `fn` runs (put in eval mode, restored afterwards)
+               ) -> dict[str, np.ndarray]:  # name -> [N, ...] float32, row i for sentences[i]
+    "The inference loop: de-duplicate, sort by token length, batch, no gradients, eval mode; `fn` pools each batch."
     sentences = _check_sentences(sentences, "encode")
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         fail(f"encode: batch_size: bad value {batch_size!r} (a positive integer)")
-    pools = {}
-    for name in poolers:
-        fn, hid = get_pooler(name)
-        if name == "cls" and getattr(self.model, "pooler", None) is None:
-            fail(f"pooler 'cls': {type(self.model).__name__} has no pooler layer (pooler_output)")
-        pools[name] = (fn, hid)
-    needs_hidden = any(h for _, h in pools.values())
-    normalize = self.normalize if normalize is None else normalize
     uniq = list(dict.fromkeys(sentences))
-    res = {p: np.zeros((len(uniq), self.hidden_size), dtype=np.float32) for p in pools}
+    res = {}
     if uniq:
         enc = self.tokenizer(uniq, truncation=True, max_length=self.max_length, padding=False,
                              return_attention_mask=False)
@@ -322,27 +358,56 @@ def encode_poolers(self: SentenceEncoder,
         if (lengths == 0).any():
             i = int(np.argmin(lengths)); fail(f"encode: sentence {sentences.index(uniq[i])} ({uniq[i]!r}) has no tokens")
         order = np.argsort(-lengths, kind="stable")
-        modes = [(m, m.training) for m in self.modules()]
-        self.eval()
-        if head is not None: head_mode = head.training; head.eval()
+        modes = [(m, m.training) for mod in (self, *modules) for m in mod.modules()]
+        for mod in (self, *modules): mod.eval()
         try:
             with torch.inference_mode(), _progress(total=len(uniq), disable=not progress, desc="encode", unit="sent") as bar:
                 for s in range(0, len(order), batch_size):
                     rows = order[s:s + batch_size]
-                    out, mask = self._run(self._collate(enc, rows), needs_hidden)
-                    for name, (fn, _) in pools.items():
-                        emb = fn(out, mask)
-                        if head is not None: emb = head(emb)
-                        emb = emb.float()
-                        if normalize: emb = F.normalize(emb, p=2, dim=1)
-                        res[name][rows] = emb.cpu().numpy()
+                    out, mask = self._run(self._collate(enc, rows), needs)
+                    for name, emb in fn(out, mask).items():
+                        emb = emb.float().cpu().numpy()
+                        if name not in res: res[name] = np.zeros((len(uniq), *emb.shape[1:]), dtype=np.float32)
+                        res[name][rows] = emb
                     bar.update(len(rows))
         finally:
             for m, t in modes: m.training = t
-            if head is not None: head.train(head_mode)
     pos = {s: i for i, s in enumerate(uniq)}
     idx = np.fromiter((pos[s] for s in sentences), dtype=np.int64, count=len(sentences))
     return {p: r[idx] for p, r in res.items()}
+
+def _needs(flags):
+    "The strongest of several poolers' needs (False < True < 'attentions')."
+    return "attentions" if "attentions" in flags else any(flags)
+
+@patch
+def encode_poolers(self: SentenceEncoder,
+                   sentences: list[str],  # sentences to embed (repeats are encoded once)
+                   poolers: list[str],    # names in `POOLERS` (or a registered family): all from ONE forward pass per batch
+                   batch_size=128,         # sentences per forward pass
+                   progress=True,          # show a progress bar
+                   normalize=None,         # L2-normalise rows (default: `self.normalize`)
+                   head=None,              # optional module applied to the pooled vectors (e.g. a kept training head)
+                  ) -> dict[str, np.ndarray]:  # pooler -> [N, H] float32, row i embeds sentences[i]
+    "Embed `sentences` with several poolers at once (`encode_with` with the named poolers)."
+    pools = {}
+    for name in poolers:
+        fn, hid = get_pooler(name)
+        if name == "cls" and getattr(self.model, "pooler", None) is None:
+            fail(f"pooler 'cls': {type(self.model).__name__} has no pooler layer (pooler_output)")
+        pools[name] = (fn, hid)
+    normalize = self.normalize if normalize is None else normalize
+    def pool(out, mask):
+        res = {}
+        for name, (fn, _) in pools.items():
+            emb = fn(out, mask)
+            if head is not None: emb = head(emb)
+            emb = emb.float()
+            res[name] = F.normalize(emb, p=2, dim=1) if normalize else emb
+        return res
+    res = self.encode_with(sentences, pool, _needs([h for _, h in pools.values()]), batch_size, progress,
+                           modules=() if head is None else (head,))
+    return {p: res.get(p, np.zeros((len(sentences), self.hidden_size), dtype=np.float32)) for p in pools}
 
 @patch
 def encode(self: SentenceEncoder,
@@ -381,8 +446,31 @@ def _code_version():
     return hashlib.sha256(code).hexdigest()[:16] + f"-torch{torch.__version__}-tf{transformers.__version__}"
 
 def supported_poolers(encoder: SentenceEncoder) -> list[str]:
-    "Poolers this encoder can compute (`cls` needs a pooler layer)."
-    return [p for p in POOLERS if p != "cls" or getattr(encoder.model, "pooler", None) is not None]
+    "Poolers a cache miss computes: every one this encoder can (`cls` needs a pooler layer), and an encoder's per-layer means."
+    fixed = [p for p in POOLERS if p != "cls" or getattr(encoder.model, "pooler", None) is not None]
+    if encoder.is_decoder: return fixed   # decoders are deep (SmolLM2: 30 layers): their layer means are stored on request only
+    return fixed + [f"avg_layers_{k}_{k}" for k in range(encoder.model.config.num_hidden_layers + 1)]
+
+def _cache_key(encoder, tag, sentences):
+    return hashlib.sha256(json.dumps([model_fingerprint(encoder), encoder.max_length, tag, _code_version(),
+                                      hashlib.sha256("\n".join(sentences).encode()).hexdigest(), len(sentences)]).encode()).hexdigest()
+
+def cached_array(encoder: SentenceEncoder,
+                 tag: str,               # what is computed, with every setting that changes it (e.g. a template)
+                 sentences: list[str],   # the sentences, row i of the array for sentences[i]
+                 compute,                # sentences -> [N, ...] array, called on a miss
+                 root=None):             # cache folder (default `cache_dir()`; None + SEMBED_CACHE=off: no cache)
+    "Any per-sentence array of this encoder (a method's own forward pass), through the embedding cache."
+    sentences = _check_sentences(sentences, "encode")
+    root = Path(root) if root is not None else cache_dir()
+    if root is None: return compute(sentences)
+    key = _cache_key(encoder, tag, sentences)
+    f = root / key[:2] / f"{key}.npy"
+    if not f.exists():
+        arr = np.asarray(compute(sentences))
+        with atomic_path(f) as tmp:
+            with open(tmp, "wb") as fh: np.save(fh, arr)
+    return np.load(f)
 
 def cached_encode(encoder: SentenceEncoder,
                   sentences: list[str],   # sentences to embed
@@ -396,16 +484,25 @@ def cached_encode(encoder: SentenceEncoder,
     normalize = encoder.normalize if normalize is None else normalize
     root = Path(root) if root is not None else cache_dir()
     if root is None: return encoder.encode_poolers(sentences, poolers, batch_size, progress, normalize)
-    key = hashlib.sha256(json.dumps([model_fingerprint(encoder), encoder.max_length, "raw", _code_version(),
-                                     hashlib.sha256("\n".join(sentences).encode()).hexdigest(), len(sentences)]).encode()).hexdigest()
-    files = {p: root / key[:2] / f"{key}.{p}.npy" for p in poolers}
-    if not all(f.exists() for f in files.values()):
-        todo = list(dict.fromkeys(list(poolers) + supported_poolers(encoder)))
-        got = encoder.encode_poolers(sentences, todo, batch_size, progress, normalize=False)
-        for p, arr in got.items():
-            with atomic_path(root / key[:2] / f"{key}.{p}.npy") as tmp:
-                with open(tmp, "wb") as f: np.save(f, arr)
-    out = {p: np.load(f) for p, f in files.items()}
+    key = _cache_key(encoder, "raw", sentences)
+    file = lambda p: root / key[:2] / f"{key}.{p}.npy"
+    def save(p, arr):
+        with atomic_path(file(p)) as tmp:
+            with open(tmp, "wb") as f: np.save(f, arr)
+    need = [p for p in poolers if not file(p).exists()]
+    if need:  # compute what is missing, and the standard poolers if absent
+        # a layer pair (avg_layers_i_j) is derived from the per-layer means avg_layers_k_k, all stored at the first request
+        pairs = [p for p in need if pooler_layers(p)]
+        singles = [f"avg_layers_{k}_{k}" for k in range(encoder.model.config.num_hidden_layers + 1)] if pairs else []
+        todo = [p for p in dict.fromkeys([*(p for p in need if p not in pairs), *singles, *supported_poolers(encoder)])
+                if not file(p).exists()]
+        if todo:
+            for p, arr in encoder.encode_poolers(sentences, todo, batch_size, progress, normalize=False).items(): save(p, arr)
+        for p in pairs:
+            if not file(p).exists():
+                i, j = pooler_layers(p)
+                save(p, (np.load(file(f"avg_layers_{i}_{i}")) + np.load(file(f"avg_layers_{j}_{j}"))) / np.float32(2))
+    out = {p: np.load(file(p)) for p in poolers}
     if normalize: out = {p: F.normalize(torch.from_numpy(a), p=2, dim=1).numpy() for p, a in out.items()}
     return out
 

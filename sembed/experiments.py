@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_experiments.ipynb 3
 from __future__ import annotations
-import os, shutil
+import json, os, shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -16,7 +16,7 @@ from .methods import Method, get_corpus, get_method, load_plugins, read_corpus, 
 # %% auto 0
 __all__ = ['SCALES', 'ExperimentSpec', 'Experiment', 'scale_of', 'scale_settings', 'experiment', 'experiments',
            'TransferSettings', 'transfer_settings', 'get_experiment', 'fetch_corpus', 'prepare', 'EncodeContext',
-           'build', 'embed_fn', 'task_adapter', 'evaluate', 'evaluate_transfer_row']
+           'build', 'row_options', 'embed_fn', 'task_adapter', 'evaluate', 'evaluate_transfer_row']
 
 # %% ../nbs/12_experiments.ipynb
 SCALES = ("smoke", "full", "paper")
@@ -211,6 +211,12 @@ class EncodeContext:
         if not self.cache: return self.encoder.encode_poolers(sentences, [p], self.batch_size, self.progress, normalize=normalize)[p]
         return cached_encode(self.encoder, sentences, [p], batch_size=self.batch_size, progress=self.progress, normalize=normalize)[p]
 
+    def cached(self, tag, sentences, compute):
+        "A method's own per-sentence array (`compute(sentences)`, e.g. a template's [MASK] states) through the embedding cache."
+        from sembed.encoders import cached_array
+        if not self.cache: return compute(list(sentences))
+        return cached_array(self.encoder, tag, sentences, compute)
+
     def corpus(self):
         "The examples of the experiment's `data` corpus (prepared under data/train/)."
         c = get_corpus(self.settings["data"])
@@ -242,16 +248,32 @@ def build(exp: Experiment, data_root="data", models="models", results="results",
         write_json(results / f"{exp.id}.train.json", {**head, **{k: v for k, v in s.items() if k not in ("steps_per_second", "seconds", "device")}})
         return s
     ctx = EncodeContext(exp.model, exp.settings, data_root, batch_size)
-    if exp.method.check is not None: exp.method.check(ctx, exp.config)   # before any encoding
+    m, cfg, selection = exp.method, exp.config, None
+    if m.check is not None: m.check(ctx, cfg)   # before any encoding
+    if m.select is not None and any(getattr(cfg, f) is None for f in m.select_fields):
+        from sembed.data import load_sts
+        dev = load_sts("STS-B", split="dev", root=data_root)["dev"]
+        choice, grid = m.select(ctx, cfg, dev)
+        cfg = validate(type(cfg), {**cfg.model_dump(), **choice}, f"{exp.method.name}: selection on STS-B dev")
+        if m.check is not None: m.check(ctx, cfg)
+        selection = {"on": "STS-B dev (SentEval)", "metric": "spearman", "choice": choice, "grid": grid}
     with atomic_path(out, is_dir=True) as tmp:
-        if exp.kind == "transform" and exp.method.fit is not None:
-            state = exp.method.fit(ctx, exp.config)
+        if exp.kind == "transform" and m.fit is not None:
+            state = m.fit(ctx, cfg)
             np.savez(tmp / "transform.npz", **{k: np.asarray(v) for k, v in state.items()})
-        write_json(tmp / "sembed.json", {**head, "options": exp.config.model_dump(), "trained": False})
+        write_json(tmp / "sembed.json", {**head, "options": cfg.model_dump(), "trained": False,
+                                         **({"selected": selection["choice"]} if selection else {})})
     _empty_logs(results, exp.id)
-    summary = {**head, "trained": False, "provenance": provenance(seed=exp.seed)}
+    summary = {**head, "trained": False, **({"selection": selection} if selection else {}), "provenance": provenance(seed=exp.seed)}
     write_json(results / f"{exp.id}.train.json", summary)
     return summary
+
+def row_options(exp: Experiment, models="models"):
+    "The options a training-free row is evaluated with: params' options plus what its build chose on STS-B dev."
+    meta = Path(models) / exp.id / "sembed.json"
+    chosen = json.loads(meta.read_text()).get("selected") if meta.exists() else None
+    if not chosen: return exp.config
+    return validate(type(exp.config), {**exp.config.model_dump(), **chosen}, f"{meta}: selected")
 
 # %% ../nbs/12_experiments.ipynb
 def embed_fn(exp: Experiment, data_root="data", models="models", batch_size=64, progress=True, cache=True):
@@ -263,7 +285,7 @@ def embed_fn(exp: Experiment, data_root="data", models="models", batch_size=64, 
         enc = SentenceEncoder.from_pretrained(str(folder))
         return (lambda s: enc.encode(s, batch_size=batch_size, progress=progress)), enc.pooler
     ctx = EncodeContext(exp.model, exp.settings, data_root, batch_size, progress, cache=cache)
-    o = exp.config
+    o = row_options(exp, models)
     pooler = getattr(o, "pooler", None)
     name = pooler or ctx.encoder.pooler
     if exp.kind == "encode": return (lambda s: exp.method.embed(ctx, s, o)), name
@@ -271,10 +293,11 @@ def embed_fn(exp: Experiment, data_root="data", models="models", batch_size=64, 
     state = dict(np.load(folder / "transform.npz"))
     return (lambda s: exp.method.apply(state, ctx.embed(s, pooler, normalize=False), o)), name
 
-def task_adapter(exp: Experiment):
+def task_adapter(exp: Experiment, models="models"):
     "`evaluate_sts`'s `adapt` for a transform fitted on each evaluated task (`Method.fit_task`); None for every other row."
-    m, o = exp.method, exp.config
+    m = exp.method
     if exp.kind != "transform" or m.fit_task is None: return None
+    o = row_options(exp, models)
     def adapt(task, slots):
         state = m.fit_task(slots, o)
         return lambda e: m.apply(state, e, o)
@@ -288,7 +311,7 @@ def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, 
     tasks = tasks or list(STS_TASKS)
     for t in tasks: load_sts(t, protocol=exp.spec.protocol, split=split, root=data_root)   # data present: fail before encoding
     encode, pooler = embed_fn(exp, data_root, models, batch_size)
-    res = evaluate_sts(encode, protocol=exp.spec.protocol, tasks=tasks, split=split, root=data_root, adapt=task_adapter(exp))
+    res = evaluate_sts(encode, protocol=exp.spec.protocol, tasks=tasks, split=split, root=data_root, adapt=task_adapter(exp, models))
     settings = {"experiment": exp.id, "settings": exp.settings, "protocol": exp.spec.protocol, "split": split, "tasks": tasks,
                 "batch_size": batch_size}
     r = make_result(res, exp.model, pooler, seed=exp.seed, params_hash=sha256_json(settings), batch_size=batch_size, scale=exp.scale)

@@ -196,6 +196,8 @@ class Method:
     embed: Callable | None = None              # encode: (ctx, sentences, options) -> [N, H] array (see sembed.experiments)
     fit: Callable | None = None                # transform: (ctx, options) -> state dict of arrays
     fit_task: Callable | None = None           # transform fitted per evaluated task instead: (the task's test sentence vectors, options) -> state
+    select: Callable | None = None             # encode / transform: (ctx, options, STS-B dev (s1, s2, gold)) -> (choice {option: value}, grid [rows]) when the row is built
+    select_fields: tuple = ()                  # the options `select` fills; it runs only when one of them is None
     apply: Callable | None = None              # transform: (state, embeddings, options) -> embeddings
     module: str = ""                           # where it is defined (filled in by `register`)
 
@@ -206,6 +208,8 @@ class Method:
             if getattr(self, f) is None: fail(f"method '{self.name}': a {self.kind} method needs '{f}'")
         if self.kind == "transform" and (self.fit is None) == (self.fit_task is None):
             fail(f"method '{self.name}': a transform method needs exactly one of 'fit' (fitted once) or 'fit_task' (fitted on each evaluated task)")
+        if (self.select is None) != (not self.select_fields) or self.select is not None and self.kind == "train":
+            fail(f"method '{self.name}': 'select' (with its 'select_fields') is for encode / transform methods")
         if self.fit_task is not None and self.corpus is not None:
             fail(f"method '{self.name}': a 'fit_task' transform reads no corpus (corpus '{self.corpus}' given)")
         if self.corpus is not None and self.corpus not in CORPUS_KINDS:

@@ -16,9 +16,9 @@ __all__ = ['SMOKE_BANNER', 'TEMPLATE', 'RESULTS', 'SYNTHETIC_NOTE', 'DIFF_FIELDS
            'paper_experiments', 'experiment_row', 'report_data', 'synthetic_results', 'comparison_table',
            'transfer_table', 'provenance_rows', 'row_provenance', 'differences', 'plot_task_bars', 'plot_training',
            'plot_transfer', 'plot_geometry', 'geometry_table', 'baseline_table', 'plot_baseline_delta', 'baseline_html',
-           'smoke_note', 'fragment', 'header_html', 'provenance_html', 'comparison_html', 'transfer_html',
-           'geometry_html', 'notebook_to_html', 'render_report', 'leaderboard_rows', 'leaderboard_frame',
-           'leaderboard_html', 'render_leaderboard']
+           'selections', 'plot_selection', 'smoke_note', 'fragment', 'header_html', 'provenance_html',
+           'comparison_html', 'transfer_html', 'geometry_html', 'notebook_to_html', 'render_report', 'leaderboard_rows',
+           'leaderboard_frame', 'leaderboard_html', 'render_leaderboard']
 
 # %% ../nbs/11_report.ipynb
 SMOKE_BANNER = "smoke run — not a replication"
@@ -444,6 +444,36 @@ def baseline_html(data: dict) -> str:
     df = baseline_table(data)
     if not len(df): return "<p class='baseline'>No row names a baseline.</p>"
     return df.to_html(classes="baseline", na_rep="—", float_format=lambda v: f"{v:+.2f}")
+
+def selections(data: dict) -> dict:
+    "{row id: selection} for the rows whose build chose options on STS-B dev (`Method.select`, results/<id>.train.json)."
+    return {k: r["train_summary"]["selection"] for k, r in data["experiments"].items()
+            if (r.get("train_summary") or {}).get("selection")}
+
+def _is_int(v): return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+def plot_selection(sel: dict, title: str = ""):
+    "Heatmaps of a selection grid: its two integer fields as axes, one panel per score field; the chosen cell outlined."
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+    grid = sel["grid"]; first = grid[0]
+    ay, ax_ = [k for k in first if _is_int(first[k])][:2]
+    vals = [k for k in first if isinstance(first[k], float)]
+    ys, xs = sorted({r[ay] for r in grid}), sorted({r[ax_] for r in grid})
+    fig, axes = plt.subplots(1, len(vals), figsize=(0.55 * len(xs) * len(vals) + 2.5 * len(vals), 0.45 * len(ys) + 1.8), squeeze=False)
+    for ax, v in zip(axes[0], vals):
+        M = np.full((len(ys), len(xs)), np.nan)
+        for r in grid: M[ys.index(r[ay]), xs.index(r[ax_])] = r[v]
+        im = ax.imshow(M, cmap="viridis", aspect="auto")
+        for (i, j), x in np.ndenumerate(M):
+            if np.isfinite(x): ax.text(j, i, f"{x:.1f}", ha="center", va="center", fontsize=6, color="w" if x < np.nanmean(M) else "k")
+        for r in grid:
+            if r.get("chosen"):
+                ax.add_patch(Rectangle((xs.index(r[ax_]) - .5, ys.index(r[ay]) - .5), 1, 1, fill=False, ec="red", lw=2))
+        ax.set_xticks(range(len(xs)), xs); ax.set_yticks(range(len(ys)), ys); ax.set_xlabel(ax_); ax.set_ylabel(ay)
+        ax.set_title(f"{v} (STS-B dev Spearman × 100)", fontsize=9); fig.colorbar(im, ax=ax, fraction=0.046)
+    if title: fig.suptitle(title, fontsize=10)
+    fig.tight_layout(); return fig
 
 # %% ../nbs/11_report.ipynb
 def smoke_note(data: dict) -> str:
