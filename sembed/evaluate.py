@@ -6,7 +6,6 @@
 from __future__ import annotations
 import math
 import numpy as np
-from scipy.stats import pearsonr, spearmanr
 from .core import fail, provenance, write_json
 from .data import STS_SUBSETS, STS_TASKS, PROTOCOLS, load_sts
 
@@ -26,6 +25,7 @@ def cosine_pairs(a,  # [N, H] embeddings of the first sentences
 def correlations(pred,  # predicted similarities
                  gold): # gold scores
     "Spearman and Pearson correlation ×100 and the number of pairs."
+    from scipy.stats import pearsonr, spearmanr   # here, not at import: scipy.stats costs ~1 s in every pipeline stage
     pred, gold = np.asarray(pred, dtype=np.float64), np.asarray(gold, dtype=np.float64)
     if len(pred) != len(gold) or len(pred) < 2: fail(f"correlations: need >= 2 paired values, got {len(pred)} predictions and {len(gold)} gold scores")
     return {"spearman": float(spearmanr(pred, gold)[0] * 100), "pearson": float(pearsonr(pred, gold)[0] * 100), "n": int(len(pred))}

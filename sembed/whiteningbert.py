@@ -72,7 +72,9 @@ def _select(ctx, o: WhiteningBERTOptions, dev):
     "Sweep every layer pair on STS-B dev; the best pair for this row's setting (raw or whitened)."
     s1, s2, gold = dev
     uniq = list(dict.fromkeys(list(s1) + list(s2))); pos = {s: k for k, s in enumerate(uniq)}
-    M = layer_means(ctx.encoder, uniq, ctx.batch_size, ctx.progress)
+    n = ctx.encoder.model.config.num_hidden_layers
+    # every layer's mean, through the embedding cache (the second WhiteningBERT row reads the first one's pass)
+    M = np.stack([ctx.embed(uniq, f"avg_layers_{k}_{k}", normalize=False) for k in range(n + 1)], 1)
     grid = sweep_layer_pairs(M[[pos[s] for s in s1]], M[[pos[s] for s in s2]], gold, o.variant)
     layers = best_pair(grid, "whitened" if o.whiten else "raw")
     return {"layers": layers}, [{**r, "chosen": [r["i"], r["j"]] == layers} for r in grid]

@@ -26,7 +26,7 @@ def small_mirror(tmp_path, mirror):
 def test_download_missing_mirror_file(small_mirror, tmp_path):
     victim = small_mirror / "senteval/downstream/STS/STS14-en-test/STS.input.images.txt"
     victim.unlink()
-    p = run_sembed("download", "--mirror", small_mirror, "--out", tmp_path / "data")
+    p = run_sembed("download", "--mirror", small_mirror, "--out", tmp_path / "data", process=True)   # the console script itself
     assert_clean_failure(p, "STS.input.images.txt", out=tmp_path / "data/senteval")
     assert not (tmp_path / "data").exists() or not any((tmp_path / "data").rglob("*.txt"))
 
