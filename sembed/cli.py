@@ -78,9 +78,9 @@ def cmd_eval(a):
     tasks = a.tasks or list(STS_TASKS)
     for t in tasks: check_choice("task", t, STS_TASKS)
     check_choice("split", a.split, ["test", "dev"])
-    if a.experiment:
+    if a.experiment:   # without --tasks: the row's own tasks (params `tasks:`, default all seven)
         from sembed.experiments import evaluate, get_experiment
-        res = evaluate(get_experiment(load_params(a.params), a.experiment, a.data), data_root=a.data, models=a.models, batch_size=a.batch_size, out=out, tasks=tasks, split=a.split)
+        res = evaluate(get_experiment(load_params(a.params), a.experiment, a.data), data_root=a.data, models=a.models, batch_size=a.batch_size, out=out, tasks=a.tasks, split=a.split)
         print(format_result(res)); return
     from sembed.encoders import cached_encode
     from sembed.evaluate import evaluate_sts, make_result

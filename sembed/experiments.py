@@ -14,9 +14,10 @@ from .core import atomic_path, check_writable, fail, provenance, sha256_file, sh
 from .methods import Method, get_corpus, get_method, load_plugins, read_corpus, validate
 
 # %% auto 0
-__all__ = ['SCALES', 'ExperimentSpec', 'Experiment', 'scale_of', 'scale_settings', 'experiment', 'experiments',
+__all__ = ['SCALES', 'ExperimentSpec', 'Experiment', 'scale_of', 'scale_settings', 'experiment', 'sweep_combos', 'experiments',
            'TransferSettings', 'transfer_settings', 'get_experiment', 'fetch_corpus', 'prepare', 'EncodeContext',
-           'build', 'row_options', 'embed_fn', 'task_adapter', 'evaluate', 'evaluate_transfer_row']
+           'build', 'row_options', 'embed_fn', 'task_adapter', 'evaluate', 'sts_sentences', 'sweep',
+           'evaluate_transfer_row']
 
 # %% ../nbs/12_experiments.ipynb
 SCALES = ("smoke", "full", "paper")
@@ -30,6 +31,8 @@ class ExperimentSpec(BaseModel):
     protocol: Literal["senteval", "mteb"] = "senteval"   # STS evaluation protocol (sembed.evaluate)
     geometry: bool = False                         # also measure alignment / uniformity on STS-B
     baseline: str | None = None                    # id of our row this one is measured against (e.g. the same model untransformed)
+    isotropy: bool = False                         # also measure IsoScore and intrinsic dimension of the evaluated sentences' vectors
+    sweep: dict[str, list] | None = None           # training-free rows: also score every combination of these option values
     scales: dict[Literal["smoke", "full", "paper"], dict]  # per-scale settings (smoke required)
 
 @dataclass
@@ -45,6 +48,7 @@ class Experiment:
     data: str | None            # corpus name (train / transform) or None
     config: object              # TrainConfig (train) or the method's options object
     seed: int = 42
+    tasks: list | None = None   # the STS tasks scored (None: all seven of the protocol)
     @property
     def paper(self): return self.spec.paper
     @property
@@ -87,10 +91,16 @@ def experiment(params: dict,          # the parsed params.yaml
     m = get_method(spec.method, f"params.yaml: experiments.{exp_id}: method")
     if spec.paper is not None and m.paper is not None and spec.paper != m.paper:
         fail(f"params.yaml: experiments.{exp_id}: paper '{spec.paper}' but method '{m.name}' belongs to '{m.paper}'")
-    if spec.geometry and m.fit_task is not None:
-        fail(f"params.yaml: experiments.{exp_id}: geometry: method '{m.name}' is fitted on each evaluated task, so it has no single embedding space to measure")
+    for flag in ("geometry", "isotropy"):
+        if getattr(spec, flag) and m.fit_task is not None:
+            fail(f"params.yaml: experiments.{exp_id}: {flag}: method '{m.name}' is fitted on each evaluated task, so it has no single embedding space to measure")
     s, src = scale_settings(spec, exp_id, scale)
-    model, compare, data = s.pop("model", None), s.pop("compare", None), s.pop("data", None)
+    model, compare, data, tasks = s.pop("model", None), s.pop("compare", None), s.pop("data", None), s.pop("tasks", None)
+    if tasks is not None:
+        from sembed.data import STS_TASKS
+        bad = [t for t in tasks if t not in STS_TASKS] if isinstance(tasks, list) and tasks else [tasks]
+        if bad or len(set(tasks)) != len(tasks):
+            fail(f"{src}: field tasks: bad value {(bad or [tasks])[0]!r} (a list of distinct STS tasks: {', '.join(STS_TASKS)})")
     if not isinstance(model, str) or not model: fail(f"{src}: field model: missing (the base model)")
     if compare is not None:
         from sembed.registry import get_paper
@@ -108,7 +118,24 @@ def experiment(params: dict,          # the parsed params.yaml
         cfg = TrainConfig.from_dict({**s, "method": m.name, "model": model, "seed": seed,
                                      "train_file": str(Path(data_root) / "train" / get_corpus(data).file)}, src)
     else: cfg = validate(m.options, s, src)
-    return Experiment(exp_id, spec, m, scale, {**s, "model": model, "compare": compare, "data": data}, model, compare, data, cfg, seed)
+    for combo in sweep_combos(spec, m, exp_id):   # every swept option value is valid before any work starts
+        validate(m.options, {**s, **combo}, f"params.yaml: experiments.{exp_id}.sweep {combo}")
+    extra = {"tasks": tasks} if tasks is not None else {}
+    return Experiment(exp_id, spec, m, scale, {**s, "model": model, "compare": compare, "data": data, **extra}, model, compare, data,
+                      cfg, seed, tasks)
+
+def sweep_combos(spec: ExperimentSpec, m: Method, exp_id="?") -> list[dict]:
+    "Every combination of the row's `sweep` values ({option: value}), in the order params lists them; [] without a sweep."
+    if not spec.sweep: return []
+    src = f"params.yaml: experiments.{exp_id}: field sweep"
+    if m.kind == "train": fail(f"{src}: method '{m.name}' is trained; a sweep re-scores a training-free row only")
+    for k, vals in spec.sweep.items():
+        if k not in m.options.model_fields: fail(f"{src}: unknown option '{k}' of method '{m.name}' (known: {', '.join(m.options.model_fields) or 'none'})")
+        if k in m.select_fields: fail(f"{src}: option '{k}' is chosen on STS-B dev by the method; it cannot be swept")
+        if not isinstance(vals, list) or not vals: fail(f"{src}: {k}: bad value {vals!r} (a non-empty list of values)")
+    import itertools
+    keys = list(spec.sweep)
+    return [dict(zip(keys, vs)) for vs in itertools.product(*(spec.sweep[k] for k in keys))]
 
 def experiments(params: dict, scale: str | None = None, data_root="data") -> dict[str, Experiment]:
     "Every experiment of the matrix at `scale`, validated; also checks `papers` and `plugins`."
@@ -249,7 +276,9 @@ def build(exp: Experiment, data_root="data", models="models", results="results",
         return s
     ctx = EncodeContext(exp.model, exp.settings, data_root, batch_size)
     m, cfg, selection = exp.method, exp.config, None
-    if m.check is not None: m.check(ctx, cfg)   # before any encoding
+    if m.check is not None:   # before any encoding: the row's options and every swept combination
+        for o in [cfg, *(validate(type(cfg), {**cfg.model_dump(), **c}, f"{exp.id}: sweep {c}") for c in sweep_combos(exp.spec, m, exp.id))]:
+            m.check(ctx, o)
     if m.select is not None and any(getattr(cfg, f) is None for f in m.select_fields):
         from sembed.data import load_sts
         dev = load_sts("STS-B", split="dev", root=data_root)["dev"]
@@ -276,7 +305,9 @@ def row_options(exp: Experiment, models="models"):
     return validate(type(exp.config), {**exp.config.model_dump(), **chosen}, f"{meta}: selected")
 
 # %% ../nbs/12_experiments.ipynb
-def embed_fn(exp: Experiment, data_root="data", models="models", batch_size=64, progress=True, cache=True):
+def embed_fn(exp: Experiment, data_root="data", models="models", batch_size=64, progress=True, cache=True,
+             options=None,   # training-free rows: these options instead of the row's (a swept combination; a corpus transform is re-fitted)
+             ctx=None):      # an `EncodeContext` to share (the model is loaded once for a row and its sweep)
     "(encode(sentences) -> array, pooler name) of the row's model as it is evaluated (`cache`: training-free rows use the embedding cache)."
     folder = Path(models) / exp.id
     if not folder.exists(): fail(f"{folder}: model of experiment '{exp.id}' not found (run `sembed train --experiment {exp.id}` or `dvc repro`)")
@@ -284,20 +315,20 @@ def embed_fn(exp: Experiment, data_root="data", models="models", batch_size=64, 
         from sembed.encoders import SentenceEncoder
         enc = SentenceEncoder.from_pretrained(str(folder))
         return (lambda s: enc.encode(s, batch_size=batch_size, progress=progress)), enc.pooler
-    ctx = EncodeContext(exp.model, exp.settings, data_root, batch_size, progress, cache=cache)
-    o = row_options(exp, models)
+    ctx = ctx or EncodeContext(exp.model, exp.settings, data_root, batch_size, progress, cache=cache)
+    o = options or row_options(exp, models)
     pooler = getattr(o, "pooler", None)
     name = pooler or ctx.encoder.pooler
     if exp.kind == "encode": return (lambda s: exp.method.embed(ctx, s, o)), name
     if exp.method.fit_task is not None: return (lambda s: ctx.embed(s, pooler, normalize=False)), name  # see `task_adapter`
-    state = dict(np.load(folder / "transform.npz"))
+    state = exp.method.fit(ctx, o) if options is not None else dict(np.load(folder / "transform.npz"))
     return (lambda s: exp.method.apply(state, ctx.embed(s, pooler, normalize=False), o)), name
 
-def task_adapter(exp: Experiment, models="models"):
+def task_adapter(exp: Experiment, models="models", options=None):
     "`evaluate_sts`'s `adapt` for a transform fitted on each evaluated task (`Method.fit_task`); None for every other row."
     m = exp.method
     if exp.kind != "transform" or m.fit_task is None: return None
-    o = row_options(exp, models)
+    o = options or row_options(exp, models)
     def adapt(task, slots):
         state = m.fit_task(slots, o)
         return lambda e: m.apply(state, e, o)
@@ -308,9 +339,10 @@ def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, 
     from sembed.evaluate import evaluate_sts, make_result
     from sembed.data import STS_TASKS, load_sts
     if out is not None: check_writable(out)
-    tasks = tasks or list(STS_TASKS)
+    tasks = tasks or exp.tasks or list(STS_TASKS)
     for t in tasks: load_sts(t, protocol=exp.spec.protocol, split=split, root=data_root)   # data present: fail before encoding
-    encode, pooler = embed_fn(exp, data_root, models, batch_size)
+    ctx = None if exp.kind == "train" else EncodeContext(exp.model, exp.settings, data_root, batch_size)
+    encode, pooler = embed_fn(exp, data_root, models, batch_size, ctx=ctx)
     res = evaluate_sts(encode, protocol=exp.spec.protocol, tasks=tasks, split=split, root=data_root, adapt=task_adapter(exp, models))
     settings = {"experiment": exp.id, "settings": exp.settings, "protocol": exp.spec.protocol, "split": split, "tasks": tasks,
                 "batch_size": batch_size}
@@ -320,8 +352,36 @@ def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, 
     if exp.spec.geometry:
         from sembed.geometry import stsb_geometry
         r["geometry"] = stsb_geometry(encode, root=data_root)
+    if exp.spec.isotropy:
+        from sembed.geometry import isotropy
+        r["isotropy"] = isotropy(encode(sts_sentences(tasks, exp.spec.protocol, split, data_root)), seed=exp.seed)
+    if exp.spec.sweep: r["sweep"] = sweep(exp, ctx, tasks, split, data_root, models)
     if out is not None: write_json(out, r)
     return r
+
+def sts_sentences(tasks, protocol="senteval", split="test", root="data") -> list[str]:
+    "The distinct sentences of the STS `tasks` (every scored pair's two sides), in order of first appearance."
+    from sembed.data import load_sts
+    seen = {}
+    for t in tasks:
+        for s1, s2, _ in load_sts(t, protocol, split, root).values():
+            for s in list(s1) + list(s2): seen.setdefault(s, None)
+    return list(seen)
+
+def sweep(exp: Experiment, ctx, tasks, split="test", data_root="data", models="models") -> dict:
+    "Scores of every combination of the row's `sweep` (options otherwise the row's), on the row's tasks: {fields, tasks, rows}."
+    from sembed.evaluate import evaluate_sts
+    from sembed.core import progress
+    base, rows = row_options(exp, models), []
+    for combo in progress(sweep_combos(exp.spec, exp.method, exp.id), desc=f"sweep {exp.id}", unit="setting"):
+        o = validate(type(base), {**base.model_dump(), **combo}, f"{exp.id}: sweep {combo}")
+        if exp.method.check is not None: exp.method.check(ctx, o)
+        encode, _ = embed_fn(exp, data_root, models, ctx.batch_size, options=o, ctx=ctx)
+        s = evaluate_sts(encode, protocol=exp.spec.protocol, tasks=tasks, split=split, root=data_root,
+                         adapt=task_adapter(exp, models, options=o))
+        rows.append({"values": combo, "tasks": {t: {k: v[k] for k in ("spearman", "pearson", "n")} for t, v in s["tasks"].items()},
+                     "avg": s["avg"]})
+    return {"fields": list(exp.spec.sweep), "tasks": list(tasks), "rows": rows}
 
 # %% ../nbs/12_experiments.ipynb
 def evaluate_transfer_row(exp: Experiment, data_root="data", models="models", batch_size=64, out=None, tasks=None,

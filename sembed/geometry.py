@@ -9,7 +9,7 @@ import numpy as np
 from .core import fail
 
 # %% auto 0
-__all__ = ['STSB_SPLITS', 'l2_normalize', 'alignment', 'uniformity', 'stsb_geometry']
+__all__ = ['STSB_SPLITS', 'l2_normalize', 'alignment', 'uniformity', 'stsb_geometry', 'isotropy']
 
 # %% ../nbs/08_geometry.ipynb
 def _as_array(x):
@@ -90,3 +90,23 @@ def stsb_geometry(encode,         # callable list[str] -> np.ndarray [N, H]
     return {"alignment": alignment(ea, eb, alpha=alpha), "uniformity": uniformity(emb, t=t),
             "n_pos_pairs": int(len(pos)), "n_sentences": len(sents), "split": split,
             "threshold": threshold, "alpha": alpha, "t": t}
+
+# %% ../nbs/08_geometry.ipynb
+def isotropy(x,              # [N, H] embeddings
+             seed=0,         # seed of the sample the intrinsic-dimension estimators use
+             n_id=5000,      # at most this many vectors for TwoNN / MLE
+            ) -> dict:
+    "IsoScore, intrinsic dimension (TwoNN, MLE) and PCA dimensions (90 % / 99 % of the variance) of `x`."
+    import skdim
+    from IsoScore.IsoScore import IsoScore
+    x = _as_array(x)
+    if x.ndim != 2 or x.shape[0] < 3: fail(f"isotropy: expected a [N, H] matrix with N >= 3, got shape {x.shape}")
+    if not np.isfinite(x).all(): fail("isotropy: the vectors contain NaN or infinite values")
+    s = np.linalg.svd(np.cov(x.T), compute_uv=False)
+    cum = np.cumsum(s) / s.sum()
+    rng = np.random.default_rng(seed)
+    sample = x[np.sort(rng.choice(len(x), size=min(n_id, len(x)), replace=False))]
+    return {"isoscore": float(IsoScore(x)), "twonn": float(skdim.id.TwoNN().fit(sample).dimension_),
+            "mle": float(skdim.id.MLE().fit(sample).dimension_),
+            "pca90": int(np.searchsorted(cum, 0.90) + 1), "pca99": int(np.searchsorted(cum, 0.99) + 1),
+            "dim": int(x.shape[1]), "n": int(x.shape[0]), "n_id": int(len(sample)), "seed": seed}

@@ -16,9 +16,10 @@ __all__ = ['SMOKE_BANNER', 'TEMPLATE', 'RESULTS', 'SYNTHETIC_NOTE', 'DIFF_FIELDS
            'paper_experiments', 'experiment_row', 'report_data', 'synthetic_results', 'comparison_table',
            'transfer_table', 'provenance_rows', 'row_provenance', 'differences', 'plot_task_bars', 'plot_training',
            'plot_transfer', 'plot_geometry', 'geometry_table', 'baseline_table', 'plot_baseline_delta', 'baseline_html',
-           'selections', 'plot_selection', 'smoke_note', 'fragment', 'header_html', 'provenance_html',
-           'comparison_html', 'transfer_html', 'geometry_html', 'notebook_to_html', 'render_report', 'leaderboard_rows',
-           'leaderboard_frame', 'leaderboard_html', 'render_leaderboard']
+           'selections', 'plot_selection', 'sweeps', 'sweep_table', 'sweep_html', 'plot_sweep', 'isotropy_table',
+           'smoke_note', 'fragment', 'header_html', 'provenance_html', 'comparison_html', 'transfer_html',
+           'geometry_html', 'notebook_to_html', 'render_report', 'leaderboard_rows', 'leaderboard_frame',
+           'leaderboard_html', 'render_leaderboard']
 
 # %% ../nbs/11_report.ipynb
 SMOKE_BANNER = "smoke run — not a replication"
@@ -103,10 +104,11 @@ def experiment_row(exp, paper: dict, root=".") -> dict:
             "result": res, "scores": scores_of(res, paper["tasks"]), "provenance": (res or {}).get("provenance") or {},
             "train_loss": read_csv(f["train_loss"]) if exp.kind == "train" else None,
             "dev": read_csv(f["dev"]) if exp.kind == "train" else None,
-            "train_summary": summary, "geometry": (res or {}).get("geometry"),
+            "train_summary": summary, "geometry": (res or {}).get("geometry"), "isotropy": (res or {}).get("isotropy"),
+            "sweep": (res or {}).get("sweep"),
             "transfer_result": tr, "transfer_scores": scores_of(tr, ttasks, "acc"), "transfer_reported": trep,
             "baseline": b, "baseline_scores": scores_of(bres := read_json(result_files(root, b)["result"]) if b else None, paper["tasks"]),
-            "baseline_model": (bres or {}).get("model"),
+            "baseline_model": (bres or {}).get("model"), "baseline_isotropy": (bres or {}).get("isotropy"),
             "stale": _stale(exp, res, summary), "files": {k: str(v.relative_to(root)) for k, v in f.items()}}
 
 def report_data(paper_id, root=".") -> dict:
@@ -476,6 +478,78 @@ def plot_selection(sel: dict, title: str = ""):
     fig.tight_layout(); return fig
 
 # %% ../nbs/11_report.ipynb
+def _num(v): return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+def _combo_label(values: dict) -> str: return ", ".join(f"{k}={v}" for k, v in values.items())
+
+def _baseline_avg(r: dict, tasks) -> float:
+    "The baseline row's mean over `tasks` (NaN when it lacks one, or is on another model)."
+    b = r.get("baseline_scores")
+    if not b or r.get("baseline_model") not in (None, r["base_model"]): return math.nan
+    v = [b.get(t, math.nan) for t in tasks]
+    return math.nan if any(math.isnan(x) for x in v) else float(np.mean(v))
+
+def sweeps(data: dict) -> dict:
+    "{row id: sweep} for the rows whose result holds a sweep."
+    return {k: r["sweep"] for k, r in data["experiments"].items() if r.get("sweep")}
+
+def sweep_table(r: dict):
+    "pandas DataFrame of one row's sweep: one line per combination, Spearman × 100 per task, avg and Δ avg vs the baseline."
+    import pandas as pd
+    sw = r["sweep"]; tasks = sw["tasks"]; base = _baseline_avg(r, tasks)
+    rows = [{**{t: row["tasks"][t]["spearman"] for t in tasks}, "avg": row["avg"], "Δ avg vs baseline": row["avg"] - base}
+            for row in sw["rows"]]
+    idx = pd.MultiIndex.from_tuples([tuple(row["values"][f] for f in sw["fields"]) for row in sw["rows"]], names=sw["fields"])
+    return pd.DataFrame(rows, index=idx).astype(float).round(2)
+
+def sweep_html(r: dict) -> str:
+    "The sweep table (class 'sweep'), two decimals, Δ signed."
+    df = sweep_table(r)
+    return df.to_html(classes="sweep", na_rep="—", float_format=lambda v: f"{v:.2f}",
+                      formatters={"Δ avg vs baseline": lambda v: "—" if math.isnan(v) else f"{v:+.2f}"})
+
+def plot_sweep(r: dict):
+    "The row's sweep: mean Spearman over its tasks against the first numeric option (or bars), the baseline dashed."
+    import matplotlib.pyplot as plt
+    sw = r["sweep"]; rows, fields = sw["rows"], sw["fields"]
+    num = [f for f in fields if all(_num(x["values"][f]) for x in rows) and len({x["values"][f] for x in rows}) > 2]
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    if num:
+        xf = num[0]; rest = [f for f in fields if f != xf]
+        groups = {}
+        for x in rows: groups.setdefault(tuple(x["values"][f] for f in rest), []).append(x)
+        for key, g in groups.items():
+            g = sorted(g, key=lambda x: x["values"][xf])
+            ax.plot([x["values"][xf] for x in g], [x["avg"] for x in g], marker="o", label=_combo_label(dict(zip(rest, key))) or r["id"])
+        xs = [x["values"][xf] for x in rows]
+        if min(xs) > 0 and max(xs) / min(xs) >= 10: ax.set_xscale("log")
+        ax.set_xlabel(xf)
+    else:
+        labels = [_combo_label(x["values"]) for x in rows]
+        ax.bar(range(len(rows)), [x["avg"] for x in rows], color="#1f77b4")
+        ax.set_xticks(range(len(rows)), labels, rotation=30, ha="right", fontsize=8)
+    base = _baseline_avg(r, sw["tasks"])
+    if not math.isnan(base): ax.axhline(base, ls="--", color="k", lw=1, label=f"baseline {r['baseline']} ({base:.2f})")
+    ax.set_ylabel(f"Spearman × 100, mean of {len(sw['tasks'])} task{'s' * (len(sw['tasks']) > 1)}")
+    ax.set_title(f"{r['label']} ({r['base_model']})", fontsize=10)
+    if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=8)
+    fig.tight_layout(); return fig
+
+def isotropy_table(data: dict):
+    "pandas DataFrame: IsoScore, intrinsic dimension (TwoNN, MLE) and PCA dimensions of each row's vectors, or its baseline's."
+    import pandas as pd
+    rows = {}
+    for eid, r in data["experiments"].items():
+        for who, iso in ((eid, r.get("isotropy")), (r.get("baseline"), r.get("baseline_isotropy"))):
+            if iso and who not in rows:
+                lab = data["experiments"].get(who, {}).get("label", who)
+                rows[who] = {"label": lab, "model": r["base_model"], "dimension": iso["dim"], "IsoScore": iso["isoscore"],
+                             "TwoNN": iso["twonn"], "MLE": iso["mle"], "PCA 90 %": iso["pca90"], "PCA 99 %": iso["pca99"],
+                             "sentences": iso["n"]}
+    df = pd.DataFrame.from_dict(rows, orient="index")
+    return df.round({"IsoScore": 4, "TwoNN": 1, "MLE": 1}) if len(df) else df
+
+# %% ../nbs/11_report.ipynb
 def smoke_note(data: dict) -> str:
     "What numbers at a non-paper scale are (empty at paper scale)."
     if data["is_replication"]: return ""
@@ -616,7 +690,8 @@ def leaderboard_rows(root=".") -> list[dict]:
         rows.append({"paper": pid, "experiment": eid, "label": spec.get("label") or eid, "method": res.get("method", spec.get("method")),
                      "kind": res.get("kind"), "base_model": res.get("model"),
                      "scale": res.get("scale") or (res.get("provenance") or {}).get("scale"), "protocol": res.get("protocol"),
-                     **{t: round(sc[t], 2) for t in STS_COLUMNS}, "avg": round(sc["avg"], 2),
+                     **{t: round(sc[t], 2) for t in STS_COLUMNS},
+                     "avg": round(sc["avg"], 2) if not any(math.isnan(sc[t]) for t in STS_COLUMNS) else None,   # a 7-task mean only
                      "paper_avg": rep["scores"]["avg"] if ok else None,
                      "delta_avg": round(sc["avg"] - rep["scores"]["avg"], 2) if ok else None,
                      **_transfer_columns(read_json(result_files(root, eid)["transfer"]), paper, res.get("compare")),

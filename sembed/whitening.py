@@ -11,18 +11,26 @@ from .core import fail
 from .methods import Method, Options, register
 
 # %% auto 0
-__all__ = ['WHITENINGS', 'TRUNCATABLE', 'check_whitening', 'fit_whitening', 'apply_whitening', 'WhiteningOptions']
+__all__ = ['WHITENINGS', 'TRUNCATABLE', 'svd_1thread', 'check_whitening', 'fit_whitening', 'apply_whitening', 'WhiteningOptions']
 
 # %% ../nbs/17_bert-whitening.ipynb
 WHITENINGS = ("pca", "zca", "pca-cor", "zca-cor", "cholesky")
+
+def svd_1thread(a):
+    "`np.linalg.svd(a)` on one BLAS thread: an H x H matrix is small, and threaded LAPACK slows down ~100x on a busy 2-core machine."
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(1): return np.linalg.svd(a)
 TRUNCATABLE = ("pca", "pca-cor")   # variants whose coordinates are ordered by variance
 
 def check_whitening(variant: str,          # one of `WHITENINGS`
                     k: int | None = None,  # keep the first k coordinates (PCA variants only); None: all
                     dim: int | None = None,  # the vectors' dimension, when known
-                    what="whitening"):
+                    what="whitening",
+                    shrinkage: float = 0.0):  # covariance shrinkage towards a multiple of the identity, in [0, 1)
     "Validate a whitening's settings: one-line errors naming the value."
     if variant not in WHITENINGS: fail(f"{what}: variant: unknown value {variant!r} (known: {', '.join(WHITENINGS)})")
+    if isinstance(shrinkage, bool) or not isinstance(shrinkage, (int, float)) or not 0 <= shrinkage < 1:
+        fail(f"{what}: shrinkage: bad value {shrinkage!r} (a number in [0, 1))")
     if k is None: return
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0 or (dim is not None and k > dim):
         fail(f"{what}: k: bad value {k!r} (an integer from 1 to the dimension{f' {dim}' if dim is not None else ''})")
@@ -32,22 +40,24 @@ def fit_whitening(X,                     # [N, H] sentence vectors the statistic
                   variant: str = "pca",  # one of `WHITENINGS`
                   k: int | None = None,  # keep the first k coordinates (PCA variants); None: all H
                   what="whitening",      # name used in error messages
+                  shrinkage: float = 0.0,  # ε: whiten (1 - ε) Σ + ε (tr Σ / H) I instead of Σ (0: the exact whitening)
                  ) -> dict:              # {"mu": [1, H], "W": [H, k]} (float64)
     "Mean and whitening matrix of `X`: apply as `(x - mu) @ W` (`apply_whitening`)."
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2: fail(f"{what}: expected a [N, H] matrix of vectors, got shape {X.shape}")
     n, h = X.shape
-    check_whitening(variant, k, h, what)
+    check_whitening(variant, k, h, what, shrinkage)
     if n <= h: fail(f"{what}: fitted on {n} vectors of dimension {h}: need more vectors than dimensions (the covariance would be singular)")
     if not np.isfinite(X).all(): fail(f"{what}: the vectors contain NaN or infinite values")
     mu = X.mean(axis=0, keepdims=True)
     cov = np.cov(X.T)
+    if shrinkage: cov = (1 - shrinkage) * cov + shrinkage * (np.trace(cov) / h) * np.eye(h)
     if variant in ("pca-cor", "zca-cor"):
         sd = np.sqrt(np.diag(cov))
         if sd.min() <= 0: fail(f"{what}: dimension {int(sd.argmin())} is constant (zero variance): its correlations are undefined")
-        u, s, _ = np.linalg.svd(cov / np.outer(sd, sd))   # the correlation matrix P = G Θ G^T
+        u, s, _ = svd_1thread(cov / np.outer(sd, sd))   # the correlation matrix P = G Θ G^T
     else:
-        u, s, _ = np.linalg.svd(cov)
+        u, s, _ = svd_1thread(cov)
     r = int((s > h * np.finfo(np.float64).eps * s[0]).sum())   # numerical rank (np.linalg.pinv's cut-off)
     if r < h and variant not in ("pca", "zca"):
         fail(f"{what}: the covariance of the {n} vectors has rank {r} < {h} (directions without variance): variant '{variant}' needs every dimension (pca and zca whiten the {r}-dimensional span)")
