@@ -147,8 +147,6 @@ def experiments(params: dict, scale: str | None = None, data_root="data") -> dic
         if p not in paper_ids(): fail(f"params.yaml: papers: unknown paper '{p}' (known: {', '.join(paper_ids())})")
     for t in transfer_settings(params).experiments:
         if t not in exps: fail(f"params.yaml: transfer: field experiments: unknown experiment '{t}' (known: {', '.join(exps)})")
-        if exps[t].method.fit_task is not None:
-            fail(f"params.yaml: transfer: field experiments: '{t}' is fitted on each STS task's test sentences; it has no transfer evaluation")
     for e in exps.values():
         b = e.spec.baseline
         if b is not None and (b not in exps or b == e.id):
@@ -220,7 +218,7 @@ def prepare(params: dict, data_root="data", out="data/train", mirror=None, scale
 class EncodeContext:
     "What training-free methods get: the base model (loaded once), its cached shared forward pass, the data root."
     def __init__(self, model: str, settings: dict, data_root="data", batch_size=64, progress=True,
-                 cache=True):  # False: no embedding cache (e.g. the ~120k transfer sentences, read once)
+                 cache=True):  # False: no embedding cache; "requested": cache only the poolers asked for (e.g. the ~120k transfer sentences)
         self.model_name, self.settings, self.data_root, self.batch_size, self.progress = model, settings, data_root, batch_size, progress
         self.cache, self._enc = cache, None
 
@@ -231,11 +229,27 @@ class EncodeContext:
             self._enc = SentenceEncoder.from_pretrained(self.model_name)
         return self._enc
 
+    @property
+    def hidden_size(self) -> int:
+        "The model's hidden size, from its configuration alone when the weights are not loaded (a check needs no weights)."
+        if self._enc is not None: return self._enc.hidden_size
+        from transformers import AutoConfig
+        from sembed.encoders import resolve_model
+        src = resolve_model(self.model_name)
+        try: return AutoConfig.from_pretrained(src.path, **({"gguf_file": src.gguf_file} if src.gguf_file else {})).hidden_size
+        except (OSError, ValueError) as e: return self.encoder.hidden_size   # the loader's one-line error
+
     def embed(self, sentences, pooler=None, normalize=None):
         "Embeddings of `sentences` with `pooler` (default: the model's), through the shared embedding cache."
+        import torch, torch.nn.functional as F
         from sembed.encoders import cached_encode
         p = pooler or self.encoder.pooler
+        enc = lambda s: self.encoder.encode_poolers(s, [p], self.batch_size, self.progress, normalize=False)[p]
         if not self.cache: return self.encoder.encode_poolers(sentences, [p], self.batch_size, self.progress, normalize=normalize)[p]
+        if self.cache == "requested":   # this pooler alone, raw, through the cache (not the ~12 poolers of a shared pass)
+            x = self.cached(f"pooler:{p}", sentences, enc)
+            norm = self.encoder.normalize if normalize is None else normalize
+            return F.normalize(torch.from_numpy(x), p=2, dim=1).numpy() if norm else x
         return cached_encode(self.encoder, sentences, [p], batch_size=self.batch_size, progress=self.progress, normalize=normalize)[p]
 
     def cached(self, tag, sentences, compute):
@@ -397,8 +411,10 @@ def evaluate_transfer_row(exp: Experiment, data_root="data", models="models", ba
         if t not in TRANSFER_TASKS: fail(f"--tasks: unknown transfer task '{t}' (known: {', '.join(TRANSFER_TASKS)})")
     if not isinstance(kfold, int) or isinstance(kfold, bool) or kfold < 2: fail(f"params.yaml: transfer.kfold: bad value {kfold!r} (an integer >= 2)")
     for t in tasks: load_transfer(t, root=data_root)   # every file present and well-formed: fail before encoding
-    encode, pooler = embed_fn(exp, data_root, models, batch_size, cache=False)
-    res = evaluate_transfer(encode, tasks=tasks, root=data_root, kfold=kfold, seed=seed, n_jobs=n_jobs)
+    # the ~120k transfer sentences are cached for the requested pooler only (rows on one model share them)
+    encode, pooler = embed_fn(exp, data_root, models, batch_size, cache="requested")
+    res = evaluate_transfer(encode, tasks=tasks, root=data_root, kfold=kfold, seed=seed, n_jobs=n_jobs,
+                            adapt=task_adapter(exp, models))   # a per-task transform is fitted on each transfer task's sentences
     settings = {"experiment": exp.id, "settings": exp.settings, "protocol": "transfer", "tasks": tasks, "kfold": kfold,
                 "seed": seed, "batch_size": batch_size}
     r = make_result(res, exp.model, pooler, seed=seed, params_hash=sha256_json(settings), batch_size=batch_size, scale=exp.scale,

@@ -109,6 +109,7 @@ def experiment_row(exp, paper: dict, root=".") -> dict:
             "transfer_result": tr, "transfer_scores": scores_of(tr, ttasks, "acc"), "transfer_reported": trep,
             "baseline": b, "baseline_scores": scores_of(bres := read_json(result_files(root, b)["result"]) if b else None, paper["tasks"]),
             "baseline_model": (bres or {}).get("model"), "baseline_isotropy": (bres or {}).get("isotropy"),
+            "baseline_transfer_scores": scores_of(read_json(result_files(root, b)["transfer"]) if b else None, ttasks, "acc"),
             "stale": _stale(exp, res, summary), "files": {k: str(v.relative_to(root)) for k, v in f.items()}}
 
 def report_data(paper_id, root=".") -> dict:
@@ -233,6 +234,11 @@ def transfer_table(data: dict):
         rows.append(ours); index.append((r["label"], f"reproduced ({r['base_model']}, {r['scale']})"))
         if rep is not None and not rep.get("reference_only"):
             rows.append({c: ours[c] - rep["scores"][c] for c in cols}); index.append((r["label"], "Δ reproduced − paper"))
+        b = r.get("baseline_transfer_scores")
+        if b is not None and r.get("baseline_model") in (None, r["base_model"]):   # does the method help this model's transfer?
+            bl = data["experiments"].get(r["baseline"], {}).get("label", r["baseline"])
+            rows.append(b); index.append((r["label"], f"baseline: {bl}"))
+            rows.append({c: ours[c] - b[c] for c in cols}); index.append((r["label"], "Δ vs baseline"))
     if not rows: return pd.DataFrame(columns=cols, dtype=float)
     df = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["experiment", "row"]))[cols]
     return df.astype(float).round(2)

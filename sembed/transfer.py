@@ -305,27 +305,28 @@ def mrpc_features(u,  # [N, H] embeddings of the first sentences
     return np.c_[np.abs(u - v), u * v]
 
 # %% ../nbs/13_transfer.ipynb
-def _embedder(encode, sentences, task):
-    "Embed the distinct `sentences` once; return a function mapping a sentence list to its rows."
+def _embedder(encode, sentences, task, adapt=None):
+    "Embed the distinct `sentences` once (then `adapt(task, vectors)(vectors)` if given); a function mapping a sentence list to its rows."
     uniq = list(dict.fromkeys(sentences))
     emb = np.asarray(encode(uniq))
     if emb.ndim != 2 or emb.shape[0] != len(uniq): fail(f"encode: returned an array of shape {emb.shape} for {task}, expected ({len(uniq)}, hidden_size)")
+    if adapt is not None: emb = np.asarray(adapt(task, emb)(emb))   # a transform fitted on the task's own sentences (no labels)
     if not np.isfinite(emb).all(): fail(f"encode: returned NaN or infinite values for {task}")
     pos = {s: i for i, s in enumerate(uniq)}
     return lambda sents: emb[[pos[s] for s in sents]]
 
-def _run_task(task, data, encode, kfold, seed, n_jobs):
+def _run_task(task, data, encode, kfold, seed, n_jobs, adapt=None):
     "Embed one task's sentences and run its SentEval classifier."
     base = {"classifier": CLASSIFIER}
     if task in BINARY_FILES:
         sents, y = data["all"]
-        emb = _embedder(encode, sents, task)
+        emb = _embedder(encode, sents, task, adapt)
         o = senteval_order(_ntokens(sents), y)
         r = inner_kfold(emb([sents[i] for i in o]), y[o], kfold, seed, n_jobs)
         return {"acc": r["acc"], "devacc": r["devacc"], "n": len(y), "ntrain": len(y), **base, "kfold": kfold,
                 "C": r["C"], "fits": r["fits"], "not_converged": r["not_converged"]}
     if task == "MRPC":
-        emb = _embedder(encode, [s for a, b, _ in data.values() for s in a + b], task)
+        emb = _embedder(encode, [s for a, b, _ in data.values() for s in a + b], task, adapt)
         F, Y = {}, {}
         for split, (a, b, y) in data.items():
             o = senteval_order(_ntokens(a), _ntokens(b), y)
@@ -334,7 +335,7 @@ def _run_task(task, data, encode, kfold, seed, n_jobs):
         from sklearn.metrics import f1_score
         extra = {"f1": float(round(100 * f1_score(Y["test"], r["yhat"]), 2)), "kfold": kfold}
     else:
-        emb = _embedder(encode, [s for x, _ in data.values() for s in x], task)
+        emb = _embedder(encode, [s for x, _ in data.values() for s in x], task, adapt)
         XY = {}
         for split, (x, y) in data.items():
             o = senteval_order(_ntokens(x), y)
@@ -350,7 +351,8 @@ def evaluate_transfer(encode,        # callable: list of sentences -> array [N, 
                       kfold=10,      # folds of the cross-validations (SentEval / SimCSE: 10)
                       seed=1111,     # folds and LogisticRegression's random_state (SentEval: 1111)
                       n_jobs=None,   # parallel fitting processes (default: $SEMBED_JOBS, else the CPUs)
-                      progress=True):  # show a progress bar over the tasks
+                      progress=True,  # show a progress bar over the tasks
+                      adapt=None):    # optional (task, vectors of its distinct sentences) -> (vectors -> vectors): a transform fitted on each task
     "Score `encode` on SentEval's transfer tasks: {'protocol', 'split', 'tasks': {task: {'acc', 'devacc', ...}}, 'avg'}."
     tasks = list(TRANSFER_TASKS if tasks is None else [tasks] if isinstance(tasks, str) else tasks)
     if not tasks: fail("evaluate_transfer: tasks: empty list")
@@ -363,6 +365,6 @@ def evaluate_transfer(encode,        # callable: list of sentences -> array [N, 
     bar = _progress(tasks, desc="transfer tasks", unit="task", disable=not progress)
     for t in bar:
         bar.set_postfix_str(t)
-        results[t] = _run_task(t, data[t], encode, kfold, int(seed), n_jobs)
+        results[t] = _run_task(t, data[t], encode, kfold, int(seed), n_jobs, adapt)
     return {"protocol": "transfer", "split": "test", "tasks": results,
             "avg": float(np.mean([r["acc"] for r in results.values()])), "seed": int(seed), "kfold": kfold}

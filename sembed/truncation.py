@@ -57,7 +57,7 @@ def _check(ctx, o: TruncateOptions):
     "Before any encoding: pooler, strategy, and d against the model's hidden size."
     from sembed.encoders import get_pooler
     if o.pooler is not None: get_pooler(o.pooler)
-    check_truncation(o.strategy, o.d, ctx.encoder.hidden_size if ctx is not None else None)
+    check_truncation(o.strategy, o.d, ctx.hidden_size if ctx is not None else None)
 
 def _fit_task(slots, o: TruncateOptions) -> dict:
     return fit_truncation(slots, o.strategy, o.d, o.seed)

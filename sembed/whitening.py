@@ -92,11 +92,11 @@ def _check(opts: WhiteningOptions, what, dim=None):
 
 def _check_row(ctx, opts: WhiteningOptions):
     "Before any encoding (`Method.check`): pooler, variant and k against the model's hidden size."
-    _check(opts, "whitening", ctx.encoder.hidden_size)
+    _check(opts, "whitening", ctx.hidden_size)
 
 def _fit_corpus(ctx, opts: WhiteningOptions) -> dict:
     "Statistics of the row's corpus (e.g. the NLI sentences), raw pooled vectors."
-    _check(opts, "bert-whitening", ctx.encoder.hidden_size)
+    _check(opts, "bert-whitening", ctx.hidden_size)
     return fit_whitening(ctx.embed(ctx.corpus(), opts.pooler, normalize=False), opts.variant, opts.k, what="bert-whitening")
 
 def _fit_task(slots, opts: WhiteningOptions) -> dict:

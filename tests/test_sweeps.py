@@ -100,3 +100,39 @@ def test_whitening_variants_give_the_same_sts_scores(tmp_path, mirror):
     sw = json.loads((p / "results" / "w.json").read_text())["sweep"]
     s = [x["tasks"]["STS-B"]["spearman"] for x in sw["rows"]]
     assert len(s) == 5 and max(s) - min(s) <= 1e-4 * max(1.0, abs(s[0])), s
+
+
+def test_transfer_fits_a_task_transform_on_each_tasks_own_sentences(tmp_path):
+    "`evaluate_transfer(adapt=...)`: called once per task with the vectors of that task's distinct sentences; an identity "
+    "adapter changes nothing."
+    from sembed.transfer import TRANSFER_TASKS, evaluate_transfer, write_toy_transfer
+    data = write_toy_transfer(tmp_path / "data")
+    rng = np.random.default_rng(0); vec = {}
+    enc = lambda sents: np.stack([vec.setdefault(s, rng.normal(size=8)) for s in sents])
+    calls = {}
+    def adapt(task, X):
+        calls[task] = X.shape
+        return lambda e: e
+    plain = evaluate_transfer(enc, root=data, kfold=3, n_jobs=1, progress=False)
+    seen = []
+    enc2 = lambda sents: (seen.append(len(sents)), enc(sents))[1]
+    adapted = evaluate_transfer(enc2, root=data, kfold=3, n_jobs=1, progress=False, adapt=adapt)
+    assert sorted(calls) == sorted(TRANSFER_TASKS) and [calls[t][0] for t in TRANSFER_TASKS] == seen
+    assert {t: v["acc"] for t, v in adapted["tasks"].items()} == {t: v["acc"] for t, v in plain["tasks"].items()}
+
+
+def test_task_fitted_row_on_the_transfer_tasks(tmp_path):
+    "A `fit_task` transform row (PCA to 4 dimensions) listed in transfer.experiments: scored with each task's own fit."
+    from sembed.transfer import write_toy_transfer
+    rows = {"r": {**TRUNC, "scales": {"smoke": {"pooler": "avg", "strategy": "pca", "d": 4}}}}
+    p = _project(tmp_path, rows)
+    params = yaml.safe_load((p / "params.yaml").read_text()); params["transfer"] = {"kfold": 3, "experiments": ["r"]}
+    (p / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    data = write_toy_transfer(tmp_path / "data")
+    env = {"SEMBED_CACHE_DIR": str(tmp_path / "cache"), "SEMBED_JOBS": "1"}
+    assert _run(p, "train", "r", data, env=env).returncode == 0
+    r = run_sembed("eval", "--experiment", "r", "--protocol", "transfer", "--params", p / "params.yaml", "--data", data,
+                   "--models", p / "models", "--out", p / "results" / "r.transfer.json", cwd=p, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads((p / "results" / "r.transfer.json").read_text())
+    assert res["protocol"] == "transfer" and len(res["tasks"]) == 7 and all(0 <= v["acc"] <= 100 for v in res["tasks"].values())
