@@ -136,6 +136,13 @@ def bench_variants(c, data="data"):
         c.run(f"python benchmarks/bench_variants.py --data {data}", pty=False)
 
 
-@task(pre=[bench_eval, bench_train, bench_variants])
+@task(help={"data": "data folder from `sembed download` (default: data)"})
+def bench_training_free(c, data="data"):
+    "Benchmark: every training-free MiniLM row of issue 8 (selections, sweeps) vs one plain 7-task evaluation (ratio, goal <= 3)."
+    with c.cd(str(ROOT)):
+        c.run(f"python benchmarks/bench_training_free.py --data {data}", pty=False)
+
+
+@task(pre=[bench_eval, bench_train, bench_variants, bench_training_free])
 def bench(c):
     "Run every benchmark (bench-eval, bench-train, bench-variants)."

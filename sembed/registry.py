@@ -14,7 +14,7 @@ from .core import fail
 from .methods import validate
 
 # %% auto 0
-__all__ = ['REGISTRY_FILE', 'STS_COLUMNS', 'TRANSFER_COLUMNS', 'MOVED', 'ReportedRow', 'PaperEntry', 'registry_path',
+__all__ = ['REGISTRY_FILE', 'STS_COLUMNS', 'TRANSFER_COLUMNS', 'MOVED', 'ReportedRow', 'Claim', 'PaperEntry', 'registry_path',
            'load_registry', 'paper_ids', 'get_paper']
 
 # %% ../nbs/09_registry.ipynb
@@ -34,6 +34,16 @@ class ReportedRow(BaseModel):
     scores: dict[str, float]        # every task of the paper, plus avg (as printed: Spearman x 100)
     reference_only: bool = False    # shown for context only: no reproduced row is compared with it
 
+class Claim(BaseModel):
+    "A claim of the paper that our rows can test: each row of the paper with a baseline, against that baseline."
+    model_config = ConfigDict(extra="forbid", strict=True)
+    statement: str                  # the claim, in our words
+    cite: str                       # where the paper makes it
+    protocol: Literal["sts", "transfer"] = "sts"   # which average it is about (STS Spearman or transfer accuracy)
+    expect: Literal["higher", "lower", "no-gain", "no-loss"]   # Δ avg (row − baseline): > 0, < 0, <= tolerance, >= −tolerance
+    tolerance: float = 0.0          # points, for no-gain / no-loss (our reading of "little", stated in the report)
+    models: list[str] | None = None  # the base models the claim is about (None: every row)
+
 class PaperEntry(BaseModel):
     "One paper of the registry."
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -52,6 +62,7 @@ class PaperEntry(BaseModel):
     transfer_metric: str = ""                         # how the reported transfer numbers were measured
     transfer_tasks: list[str] = []                    # SentEval transfer tasks the paper reports (TRANSFER_COLUMNS)
     transfer_reported: dict[str, ReportedRow] = {}    # reported transfer rows, keyed like `reported` (same `compare` id)
+    claims: list[Claim] = []                          # the paper's claims the reports test on our rows (sembed.report.claims_table)
 
 # %% ../nbs/09_registry.ipynb
 def _check_reported(src, p, field="reported", tasks_field="tasks"):

@@ -579,6 +579,7 @@ FRAGMENTS = {
     "list": """{% if title %}<h2>{{ title }}</h2>{% endif %}{% if intro %}<p>{{ intro }}</p>{% endif %}
 <ul class="{{ cls }}">{% for x in items %}<li>{{ x }}</li>{% endfor %}</ul>""",
     "section": """<h2>{{ title }}</h2>{% if text %}<p>{{ text }}</p>{% endif %}""",
+    "claim": """<h3 class="claim">{{ statement }}</h3><p>Where: {{ cite }}. Tested on: {{ protocol }} average of each row against its baseline, for {{ models }}; the claim predicts that {{ what }}. <strong>Verdict on our rows: {{ verdict }}.</strong></p>""",
 }
 
 def fragment(name: str, **ctx) -> str:
