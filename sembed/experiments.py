@@ -237,17 +237,17 @@ class EncodeContext:
         from sembed.encoders import resolve_model
         src = resolve_model(self.model_name)
         try: return AutoConfig.from_pretrained(src.path, **({"gguf_file": src.gguf_file} if src.gguf_file else {})).hidden_size
-        except (OSError, ValueError) as e: return self.encoder.hidden_size   # the loader's one-line error
+        except (OSError, ValueError): return self.encoder.hidden_size   # the loader's one-line error
 
     def embed(self, sentences, pooler=None, normalize=None):
         "Embeddings of `sentences` with `pooler` (default: the model's), through the shared embedding cache."
         import torch, torch.nn.functional as F
         from sembed.encoders import cached_encode
         p = pooler or self.encoder.pooler
-        enc = lambda s: self.encoder.encode_poolers(s, [p], self.batch_size, self.progress, normalize=False)[p]
         if not self.cache: return self.encoder.encode_poolers(sentences, [p], self.batch_size, self.progress, normalize=normalize)[p]
         if self.cache == "requested":   # this pooler alone, raw, through the cache (not the ~12 poolers of a shared pass)
-            x = self.cached(f"pooler:{p}", sentences, enc)
+            x = self.cached(f"pooler:{p}", sentences,
+                            lambda s: self.encoder.encode_poolers(s, [p], self.batch_size, self.progress, normalize=False)[p])
             norm = self.encoder.normalize if normalize is None else normalize
             return F.normalize(torch.from_numpy(x), p=2, dim=1).numpy() if norm else x
         return cached_encode(self.encoder, sentences, [p], batch_size=self.batch_size, progress=self.progress, normalize=normalize)[p]

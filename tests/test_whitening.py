@@ -54,7 +54,9 @@ def test_bad_whitening_settings_refused(tmp_path, method, settings, n, msg):
     assert not (p / "models" / "w").exists() and not (p / "results" / "w.train.json").exists()
 
 
-def test_target_rows_refuse_geometry_and_transfer(tmp_path):
+def test_target_rows_refuse_geometry_but_take_transfer(tmp_path):
+    "A row fitted on each evaluated task has no single space for alignment / uniformity; on the transfer tasks it is "
+    "fitted on each transfer task's sentences (sembed.transfer's adapt), so it may be listed there."
     p = _project(tmp_path, {}, "bert-whitening-target")
     params = yaml.safe_load((p / "params.yaml").read_text())
     params["experiments"]["w"]["geometry"] = True
@@ -65,7 +67,7 @@ def test_target_rows_refuse_geometry_and_transfer(tmp_path):
     params["transfer"] = {"experiments": ["w"]}
     (p / "params.yaml").write_text(yaml.safe_dump(params))
     r = _train(p)
-    assert r.returncode == 2 and "no transfer evaluation" in "".join(error_lines(r)), r.stderr[-2000:]
+    assert r.returncode == 0, r.stderr[-2000:]
 
 
 # ---- the pipeline's rows against the paper's recipe written out independently (numpy, as the authors' code does it)
