@@ -233,11 +233,13 @@ class EncodeContext:
     def hidden_size(self) -> int:
         "The model's hidden size, from its configuration alone when the weights are not loaded (a check needs no weights)."
         if self._enc is not None: return self._enc.hidden_size
-        from transformers import AutoConfig
-        from sembed.encoders import resolve_model
-        src = resolve_model(self.model_name)
-        try: return AutoConfig.from_pretrained(src.path, **({"gguf_file": src.gguf_file} if src.gguf_file else {})).hidden_size
-        except (OSError, ValueError): return self.encoder.hidden_size   # the loader's one-line error
+        if getattr(self, "_hidden", None) is None:   # read once (a GGUF file's header takes seconds to parse)
+            from transformers import AutoConfig
+            from sembed.encoders import resolve_model
+            src = resolve_model(self.model_name)
+            try: self._hidden = AutoConfig.from_pretrained(src.path, **({"gguf_file": src.gguf_file} if src.gguf_file else {})).hidden_size
+            except (OSError, ValueError): self._hidden = self.encoder.hidden_size   # the loader's one-line error
+        return self._hidden
 
     def embed(self, sentences, pooler=None, normalize=None):
         "Embeddings of `sentences` with `pooler` (default: the model's), through the shared embedding cache."

@@ -123,12 +123,16 @@ def test_real_report(repro, tmp_path):
     assert _chromium(html.as_uri(), tmp_path / "simcse.png", tmp_path / "u") == []
 
 
-TRANSFER_ROWS = ["minilm-avg", "simcse-unsup", "simcse-sup"]
+def _transfer_rows():
+    from sembed.core import load_params
+    return load_params(ROOT / "params.yaml")["transfer"]["experiments"]
+
+TRANSFER_ROWS = _transfer_rows()   # the MiniLM baseline, a trained SimCSE row, a whitened row (params.yaml transfer.experiments)
 
 
 @pytest.mark.slow
 def test_transfer_results(repro):
-    "transfer@<id> wrote the STS-schema JSON for the MiniLM baseline and both SimCSE rows; dvc tracks it as a metric."
+    "transfer@<id> wrote the STS-schema JSON for every listed row; dvc tracks it as a metric."
     from sembed.transfer import TRANSFER_TASKS
     p = dvc("metrics", "show", "--json")
     files = {f for ws in json.loads(p.stdout).values() for f in ws.get("data", {})}
@@ -179,3 +183,33 @@ def test_leaderboard_has_transfer_columns(repro):
         assert [float(rows[i][t]) for t in TRANSFER_COLUMNS] == [round(tr["tasks"][t]["acc"], 2) for t in TRANSFER_COLUMNS]
     assert rows["simcse-sup"]["paper_transfer_avg"] == "86.51"
     assert rows["simcse-base-cls"]["MR"] == ""   # not evaluated on the transfer tasks
+
+
+@pytest.mark.slow
+def test_training_free_reports_show_sweeps_claims_and_isotropy(repro):
+    "The whitening-variants and redundancy reports, as `dvc repro` rendered them: one sweep table per row with the "
+    "pipeline's numbers, the claims with computed verdicts, each model's isotropy; the five whitenings score alike."
+    from bs4 import BeautifulSoup
+    from sembed.core import load_params
+    exps = load_params(ROOT / "params.yaml")["experiments"]
+    for paper in ("whitening-not-recommended", "embedding-redundancy"):
+        rows = [k for k, v in exps.items() if v.get("paper") == paper and v.get("sweep")]
+        assert len(rows) >= 2
+        soup = BeautifulSoup((ROOT / f"reports/{paper}.html").read_text(), "html.parser")
+        tables = soup.select("table.sweep")
+        assert len(tables) == len(rows), paper
+        for rid, t in zip(rows, tables):
+            sw = json.loads((ROOT / f"results/{rid}.json").read_text())["sweep"]
+            text = t.get_text(" ")
+            assert all(f"{x['avg']:.2f}" in text for x in sw["rows"]), rid
+        verdicts = [p.get_text(" ") for p in soup.find_all("p") if "Verdict on our rows" in p.get_text()]
+        assert verdicts and all("holds on" in v or "not measured" in v for v in verdicts), verdicts
+        assert soup.select("table.claims")
+        if paper == "whitening-not-recommended":
+            for rid in rows:
+                avgs = [x["avg"] for x in json.loads((ROOT / f"results/{rid}.json").read_text())["sweep"]["rows"]]
+                assert len(avgs) == 5 and max(avgs) - min(avgs) <= 1e-3 * max(1.0, abs(avgs[0])), (rid, avgs)   # one whitening up to a rotation
+        else:
+            iso = soup.select_one("table.isotropy").get_text(" ")
+            for b in ("minilm-avg", "smollm2-last-token"):
+                assert f"{json.loads((ROOT / f'results/{b}.json').read_text())['isotropy']['isoscore']:.4f}" in iso, b
