@@ -17,9 +17,9 @@ __all__ = ['SMOKE_BANNER', 'TEMPLATE', 'RESULTS', 'SYNTHETIC_NOTE', 'DIFF_FIELDS
            'transfer_table', 'provenance_rows', 'row_provenance', 'differences', 'plot_task_bars', 'plot_training',
            'plot_transfer', 'plot_geometry', 'geometry_table', 'baseline_table', 'plot_baseline_delta', 'baseline_html',
            'selections', 'plot_selection', 'sweeps', 'sweep_table', 'sweep_html', 'plot_sweep', 'isotropy_table',
-           'smoke_note', 'fragment', 'header_html', 'provenance_html', 'comparison_html', 'transfer_html',
-           'geometry_html', 'notebook_to_html', 'render_report', 'leaderboard_rows', 'leaderboard_frame',
-           'leaderboard_html', 'render_leaderboard']
+           'claims_table', 'claims_html', 'smoke_note', 'fragment', 'header_html', 'provenance_html', 'comparison_html',
+           'transfer_html', 'geometry_html', 'notebook_to_html', 'render_report', 'leaderboard_rows',
+           'leaderboard_frame', 'leaderboard_html', 'render_leaderboard']
 
 # %% ../nbs/11_report.ipynb
 SMOKE_BANNER = "smoke run — not a replication"
@@ -554,6 +554,49 @@ def isotropy_table(data: dict):
                              "sentences": iso["n"]}
     df = pd.DataFrame.from_dict(rows, orient="index")
     return df.round({"IsoScore": 4, "TwoNN": 1, "MLE": 1}) if len(df) else df
+
+# %% ../nbs/11_report.ipynb
+def _claim_delta(r: dict, protocol: str):
+    "(Δ avg of row − baseline, what it is averaged over) for a claim's protocol; Δ is None when a result is missing."
+    if protocol == "transfer":
+        a, b = r.get("transfer_scores"), r.get("baseline_transfer_scores")
+        return (None if a is None or b is None else a["avg"] - b["avg"]), "transfer tasks"
+    tasks = [t for t, v in (r.get("scores") or {}).items() if t != "avg" and not math.isnan(v)]
+    base = _baseline_avg(r, tasks) if tasks else math.nan
+    d = None if not tasks or math.isnan(base) else float(np.mean([r["scores"][t] for t in tasks])) - base
+    return d, ", ".join(tasks) if len(tasks) < len(STS_COLUMNS) else "7 STS tasks"
+
+_HOLDS = {"higher": lambda d, t: d > 0, "lower": lambda d, t: d < 0, "no-gain": lambda d, t: d <= t, "no-loss": lambda d, t: d >= -t}
+
+def claims_table(data: dict):
+    "pandas DataFrame: each claim of the paper tested on each row with a baseline (Δ avg, whether it holds)."
+    import pandas as pd
+    rows = []
+    for c in data["paper"].get("claims") or []:
+        for r in data["experiments"].values():
+            if not r["baseline"] or (c.get("models") and r["base_model"] not in c["models"]): continue
+            d, on = _claim_delta(r, c.get("protocol", "sts"))
+            rows.append({"claim": c["statement"], "row": r["label"], "model": r["base_model"], "on": on, "Δ avg vs baseline": d,
+                         "holds": "not measured" if d is None else ("yes" if _HOLDS[c["expect"]](d, c.get("tolerance", 0.0)) else "no")})
+    return pd.DataFrame(rows, columns=["claim", "row", "model", "on", "Δ avg vs baseline", "holds"])
+
+def claims_html(data: dict) -> str:
+    "Each claim with its citation, what it predicts and the verdict on our rows, then the rows testing it."
+    df, parts = claims_table(data), []
+    for c in data["paper"].get("claims") or []:
+        tol = c.get("tolerance", 0.0)
+        what = {"higher": "the row beats its baseline", "lower": "the row is below its baseline",
+                "no-gain": f"the row gains at most {tol:g} points", "no-loss": f"the row loses at most {tol:g} points"}[c["expect"]]
+        sub = df[df["claim"] == c["statement"]].drop(columns="claim")
+        measured = sub[sub["holds"] != "not measured"]
+        verdict = ("no row tests it" if not len(sub) else "not measured yet" if not len(measured)
+                   else f"holds on {int((measured['holds'] == 'yes').sum())} of {len(measured)} rows")
+        parts.append(fragment("claim", statement=c["statement"], cite=c["cite"], what=what,
+                              protocol="transfer accuracy" if c.get("protocol") == "transfer" else "STS Spearman",
+                              models=", ".join(c.get("models") or []) or "every model", verdict=verdict)
+                     + sub.to_html(classes="claims", index=False, na_rep="—",
+                                   formatters={"Δ avg vs baseline": lambda v: "—" if v is None or v != v else f"{v:+.2f}"}))
+    return "".join(parts) or "<p class='claims'>The registry lists no claim of this paper.</p>"
 
 # %% ../nbs/11_report.ipynb
 def smoke_note(data: dict) -> str:
