@@ -11,23 +11,19 @@ Prints each row's time, both totals and the ratio suite / plain (goal <= 3).
 
     python benchmarks/bench_training_free.py [--data data]
 """
-import argparse, json, os, sys, tempfile, time
+import json, os, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _common import sts_bench_args
 PAPERS = ["bert-whitening", "whiteningbert", "ditto", "promptbert", "whitening-not-recommended", "embedding-redundancy"]
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(ROOT / "data")); ap.add_argument("--batch-size", type=int, default=64)
-    a = ap.parse_args()
-    from sembed.core import SembedError, load_params
-    from sembed.data import STS_TASKS, load_sts
-    try:
-        for t in STS_TASKS: load_sts(t, root=a.data)
-    except SembedError as e: sys.exit(f"bench_training_free: {e} (run `dvc repro` or `sembed download --out {a.data}` first)")
+    a = sts_bench_args(__doc__, "bench_training_free")
+    from sembed.core import load_params
     from sembed.encoders import SentenceEncoder
     from sembed.evaluate import evaluate_sts
     from sembed.experiments import build, evaluate, experiments

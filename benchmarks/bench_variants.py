@@ -11,23 +11,19 @@ Prints both wall times, the ratio K-variants / plain (goal <= 1.5) and checks th
 
     python benchmarks/bench_variants.py [--data data]
 """
-import argparse, json, os, sys, tempfile, time
+import json, os, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _common import sts_bench_args
 POOLERS = ["avg", "cls", "cls_before_pooler", "avg_first_last", "avg_top2"]
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(ROOT / "data")); ap.add_argument("--batch-size", type=int, default=64)
-    a = ap.parse_args()
-    from sembed.core import SembedError
-    from sembed.data import STS_TASKS, load_sts
-    try:
-        for t in STS_TASKS: load_sts(t, root=a.data)
-    except SembedError as e: sys.exit(f"bench_variants: {e} (run `dvc repro` or `sembed download --out {a.data}` first)")
+    a = sts_bench_args(__doc__, "bench_variants")
+    from sembed.data import STS_TASKS
     from sembed.encoders import SentenceEncoder
     from sembed.evaluate import evaluate_sts
     from sembed.experiments import build, evaluate, experiment
