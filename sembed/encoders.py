@@ -16,11 +16,11 @@ from .core import progress as _progress
 from .core import SembedError, fail, atomic_path, write_json
 
 # %% auto 0
-__all__ = ['MODELS', 'POOLERS', 'POOLER_FAMILIES', 'ModelSource', 'resolve_model', 'load_model', 'masked_mean',
+__all__ = ['MODELS', 'POOLERS', 'POOLER_FAMILIES', 'ModelSource', 'resolve_model', 'gguf_cache_dir', 'load_model', 'masked_mean',
            'first_token_index', 'last_token_index', 'pool_cls', 'pool_cls_before_pooler', 'pool_avg',
            'pool_avg_first_last', 'pool_avg_top2', 'pool_last_token', 'register_pooler_family', 'pool_avg_layers',
-           'get_pooler', 'pooler_layers', 'SentenceEncoder', 'eager_attention', 'model_fingerprint', 'cache_dir',
-           'supported_poolers', 'cached_array', 'cached_encode']
+           'get_pooler', 'pooler_layers', 'is_decoder_config', 'SentenceEncoder', 'eager_attention',
+           'model_fingerprint', 'cache_dir', 'supported_poolers', 'cached_array', 'cached_encode']
 
 # %% ../nbs/02_encoders.ipynb
 MODELS = {
@@ -98,9 +98,39 @@ def resolve_model(name_or_path: str  # registry name (see `MODELS`), local folde
 # %% ../nbs/02_encoders.ipynb
 def _one_line(e): return " ".join(f"{type(e).__name__}: {e}".split())[:400]
 
+def gguf_cache_dir():
+    "Where de-quantised GGUF models are kept as safetensors, or None when `SEMBED_CACHE=off`."
+    if os.environ.get("SEMBED_CACHE", "on").lower() in ("off", "0", "false", "no"): return None
+    return Path(os.environ.get("SEMBED_MODEL_CACHE_DIR") or Path.cwd() / ".cache" / "sembed" / "models")
+
+def _gguf_converted(src: ModelSource):
+    "A safetensors copy of a GGUF model's float32 weights and its tokenizer (made once per GGUF file), or None without a cache."
+    from transformers import AutoModel, AutoTokenizer
+    root = gguf_cache_dir()
+    if root is None: return None
+    f = Path(src.path) / src.gguf_file
+    if not f.is_file(): return None
+    from sembed.core import sha256_file
+    out = root / f"{f.stem}-{sha256_file(f)[:16]}"
+    if not (out / "model.safetensors").is_file():
+        model = AutoModel.from_pretrained(src.path, gguf_file=src.gguf_file)
+        tok = AutoTokenizer.from_pretrained(src.path, gguf_file=src.gguf_file)
+        from safetensors.torch import save_file   # transformers refuses to save_pretrained a GGUF-loaded model
+        with atomic_path(out, is_dir=True) as tmp:
+            save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors"),
+                      metadata={"format": "pt", "source": f.name})
+            model.config.save_pretrained(tmp); tok.save_pretrained(tmp)
+            cfg = json.loads((tmp / "config.json").read_text()); cfg.pop("quantization_config", None)   # plain float32 now
+            (tmp / "config.json").write_text(json.dumps(cfg, indent=2))
+    return out
+
 def _load(src: ModelSource, device=None):
     "(model, tokenizer, names of missing weights) for a resolved source."
     from transformers import AutoModel, AutoTokenizer
+    if src.gguf_file:   # de-quantising takes ~15 s: do it once, then read the float32 safetensors copy (same weights)
+        try: conv = _gguf_converted(src)
+        except (OSError, ValueError, ImportError) as e: fail(f"model '{src.name}': could not load {src.path}/{src.gguf_file}: {_one_line(e)}")
+        if conv is not None: src = ModelSource(src.name, src.origin, str(conv), None, src.base_model, src.defaults)
     kw = dict(gguf_file=src.gguf_file) if src.gguf_file else dict(use_safetensors=True)
     where = f"{src.path}/{src.gguf_file}" if src.gguf_file else src.path
     try:
@@ -203,11 +233,13 @@ def pooler_layers(name: str) -> list[int]:
     return [int(m.group(1)), int(m.group(2))] if m else []
 
 # %% ../nbs/02_encoders.ipynb
-def _is_decoder(model):
-    "A causal-LM-only architecture (Llama, GPT-2, ...), as opposed to BERT-like encoders."
+def is_decoder_config(config) -> bool:
+    "A causal-LM-only architecture (Llama, GPT-2, ...), as opposed to BERT-like encoders, from a model configuration."
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES as C, MODEL_FOR_MASKED_LM_MAPPING_NAMES as M
-    t = getattr(model.config, "model_type", "")
+    t = getattr(config, "model_type", "")
     return t in C and t not in M
+
+def _is_decoder(model): return is_decoder_config(model.config)
 
 def _default_max_length(model, tok):
     "Longest input the model takes: tokenizer limit capped by the position table."

@@ -230,16 +230,27 @@ class EncodeContext:
         return self._enc
 
     @property
-    def hidden_size(self) -> int:
-        "The model's hidden size, from its configuration alone when the weights are not loaded (a check needs no weights)."
-        if self._enc is not None: return self._enc.hidden_size
-        if getattr(self, "_hidden", None) is None:   # read once (a GGUF file's header takes seconds to parse)
+    def config(self):
+        "The model's configuration, read without loading the weights when they are not loaded yet (a check needs no weights)."
+        if self._enc is not None: return self._enc.model.config
+        if getattr(self, "_config", None) is None:   # read once (a GGUF file's header takes seconds to parse)
             from transformers import AutoConfig
             from sembed.encoders import resolve_model
             src = resolve_model(self.model_name)
-            try: self._hidden = AutoConfig.from_pretrained(src.path, **({"gguf_file": src.gguf_file} if src.gguf_file else {})).hidden_size
-            except (OSError, ValueError): self._hidden = self.encoder.hidden_size   # the loader's one-line error
-        return self._hidden
+            try: self._config = AutoConfig.from_pretrained(src.path, **({"gguf_file": src.gguf_file} if src.gguf_file else {}))
+            except (OSError, ValueError): self._config = self.encoder.model.config   # the loader's one-line error
+        return self._config
+
+    @property
+    def hidden_size(self) -> int:
+        "The model's hidden size (from `config`)."
+        return self.config.hidden_size
+
+    @property
+    def is_decoder(self) -> bool:
+        "Whether the model is a causal-LM-only architecture (from `config`, see `sembed.encoders`)."
+        from sembed.encoders import is_decoder_config
+        return is_decoder_config(self.config)
 
     def embed(self, sentences, pooler=None, normalize=None):
         "Embeddings of `sentences` with `pooler` (default: the model's), through the shared embedding cache."
