@@ -309,10 +309,10 @@ def build(exp: Experiment, data_root="data", models="models", results="results",
     if m.select is not None and any(getattr(cfg, f) is None for f in m.select_fields):
         from sembed.data import load_sts
         dev = load_sts("STS-B", split="dev", root=data_root)["dev"]
-        choice, grid = m.select(ctx, cfg, dev)
+        choice, grid, *info = m.select(ctx, cfg, dev)   # a third item: facts about the search (e.g. {"pairs": n})
         cfg = validate(type(cfg), {**cfg.model_dump(), **choice}, f"{exp.method.name}: selection on STS-B dev")
         if m.check is not None: m.check(ctx, cfg)
-        selection = {"on": "STS-B dev (SentEval)", "metric": "spearman", "choice": choice, "grid": grid}
+        selection = {"on": "STS-B dev (SentEval)", "metric": "spearman", "choice": choice, "grid": grid, **(info[0] if info else {})}
     with atomic_path(out, is_dir=True) as tmp:
         if exp.kind == "transform" and m.fit is not None:
             state = m.fit(ctx, cfg)

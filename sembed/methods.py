@@ -196,7 +196,7 @@ class Method:
     embed: Callable | None = None              # encode: (ctx, sentences, options) -> [N, H] array (see sembed.experiments)
     fit: Callable | None = None                # transform: (ctx, options) -> state dict of arrays
     fit_task: Callable | None = None           # transform fitted per evaluated task instead: (the task's test sentence vectors, options) -> state
-    select: Callable | None = None             # encode / transform: (ctx, options, STS-B dev (s1, s2, gold)) -> (choice {option: value}, grid [rows]) when the row is built
+    select: Callable | None = None             # encode / transform: (ctx, options, STS-B dev (s1, s2, gold)) -> (choice {option: value}, grid [rows][, info {key: value} recorded with the selection]) when the row is built
     select_fields: tuple = ()                  # the options `select` fills; it runs only when one of them is None
     apply: Callable | None = None              # transform: (state, embeddings, options) -> embeddings
     module: str = ""                           # where it is defined (filled in by `register`)

@@ -15,8 +15,9 @@ from .methods import Method, Options, register
 
 # %% auto 0
 __all__ = ['SLOT', 'EOL_TEMPLATE', 'ICL_TEMPLATE', 'eol_sentence', 'template_error', 'fill', 'template_prefix',
-           'decoder_tokenizer', 'tiny_decoder', 'layer_index', 'check_decoder', 'PromptBatch', 'prompt_states',
-           'prompt_embed', 'EOLOptions', 'check_prompt_row', 'cached_prompt_embed']
+           'decoder_tokenizer', 'tiny_decoder', 'layer_index', 'check_decoder', 'PromptBatch', 'StopForward',
+           'prompt_states', 'prompt_embed', 'EOLOptions', 'check_prompt_row', 'cached_prompt_embed', 'dev_pairs',
+           'best_setting']
 
 # %% ../nbs/23_prompteol.ipynb
 def eol_sentence(s: str) -> str:
@@ -95,6 +96,9 @@ class PromptBatch:
     rows: np.ndarray         # which distinct prompts these are
     lengths: np.ndarray      # real tokens of each row after the prefix
 
+class StopForward(Exception):
+    "Raised by a `prompt_states` hook to end a batch's forward pass early (nothing is read from that batch)."
+
 def _common(a, b):
     n = 0
     for x, y in zip(a, b):
@@ -156,10 +160,12 @@ def prompt_states(encoder,                  # a `SentenceEncoder` over a decoder
                     kw = {}
                     if cache is not None:
                         c = copy.deepcopy(cache); c.batch_repeat_interleave(B); kw = dict(past_key_values=c, use_cache=True)
-                    with (hook(PromptBatch(x, m, pos, P, rows, lengths[rows])) if hook is not None else nullcontext()):
-                        out = model(**_inputs(model, x.to(dev), extra), attention_mask=m.to(dev), position_ids=pos.to(dev),
-                                    output_hidden_states=True, **kw)
-                    for l, k in idx.items(): res[l][rows] = out.hidden_states[k][:, -1].float().cpu().numpy()
+                    try:
+                        with (hook(PromptBatch(x, m, pos, P, rows, lengths[rows])) if hook is not None else nullcontext()):
+                            out = model(**_inputs(model, x.to(dev), extra), attention_mask=m.to(dev), position_ids=pos.to(dev),
+                                        output_hidden_states=True, **kw)
+                        for l, k in idx.items(): res[l][rows] = out.hidden_states[k][:, -1].float().cpu().numpy()
+                    except StopForward: pass   # the hook has what it needs
                     bar.update(B)
         finally: model.train(was)
     pos = {p: i for i, p in enumerate(uniq)}
@@ -212,3 +218,20 @@ def _embed(ctx, sentences, o: EOLOptions): return cached_prompt_embed(ctx, sente
 register(Method("prompteol", "prompteol", "encode",
                 'the last-token state of \'This sentence : "[X]" means in one word:"\' in a decoder LLM (Jiang et al. 2023)',
                 options=EOLOptions, embed=_embed, check=check_prompt_row))
+
+# %% ../nbs/23_prompteol.ipynb
+def dev_pairs(dev,                  # (s1, s2, gold) of STS-B dev
+              n: int | None = None,  # pairs to keep (None: all)
+              seed: int = 0):
+    "(the first `n` pairs of a seeded shuffle of `dev`, in file order; the number of pairs kept)."
+    s1, s2, gold = dev
+    if n is None or n >= len(s1): return (list(s1), list(s2), np.asarray(gold)), len(s1)
+    keep = np.sort(np.random.default_rng(seed).permutation(len(s1))[:n])
+    return ([s1[i] for i in keep], [s2[i] for i in keep], np.asarray(gold)[keep]), int(n)
+
+# %% ../nbs/23_prompteol.ipynb
+def best_setting(grid: list[dict], what="search") -> dict:
+    "The grid row with the highest finite 'spearman' (the first on ties); a one-line error when none is finite."
+    ok = [r for r in grid if np.isfinite(r["spearman"])]
+    if not ok: fail(f"{what}: no setting of the search scored (every Spearman is undefined)")
+    return max(ok, key=lambda r: r["spearman"])

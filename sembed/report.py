@@ -461,17 +461,22 @@ def selections(data: dict) -> dict:
 def _is_int(v): return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 def plot_selection(sel: dict, title: str = ""):
-    "Heatmaps of a selection grid: its two integer fields as axes, one panel per score field; the chosen cell outlined."
+    "Heatmaps of a selection grid: its first two integer fields as axes, one panel per score field (each cell the best over the grid's other fields); the chosen cell outlined."
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
     grid = sel["grid"]; first = grid[0]
     ay, ax_ = [k for k in first if _is_int(first[k])][:2]
-    vals = [k for k in first if isinstance(first[k], float)]
+    metric = sel.get("metric")
+    vals = [metric] if metric in first else [k for k in first if isinstance(first[k], float)]
+    rest = [k for k in first if k not in (ay, ax_, "chosen", *vals) and len({r[k] for r in grid}) > 1]
+    if rest: title = (title + " — " if title else "") + f"each cell: best over {', '.join(rest)}"
     ys, xs = sorted({r[ay] for r in grid}), sorted({r[ax_] for r in grid})
     fig, axes = plt.subplots(1, len(vals), figsize=(0.55 * len(xs) * len(vals) + 2.5 * len(vals), 0.45 * len(ys) + 1.8), squeeze=False)
     for ax, v in zip(axes[0], vals):
         M = np.full((len(ys), len(xs)), np.nan)
-        for r in grid: M[ys.index(r[ay]), xs.index(r[ax_])] = r[v]
+        for r in grid:
+            i, j = ys.index(r[ay]), xs.index(r[ax_])
+            if np.isfinite(r[v]) and not r[v] <= M[i, j]: M[i, j] = r[v]   # empty (NaN) or a better setting of the other fields
         im = ax.imshow(M, cmap="viridis", aspect="auto")
         for (i, j), x in np.ndenumerate(M):
             if np.isfinite(x): ax.text(j, i, f"{x:.1f}", ha="center", va="center", fontsize=6, color="w" if x < np.nanmean(M) else "k")
