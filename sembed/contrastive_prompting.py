@@ -4,6 +4,7 @@
 
 # %% ../nbs/26_contrastive-prompting.ipynb 3
 from __future__ import annotations
+import copy
 from typing import Literal
 import numpy as np
 import torch
@@ -66,6 +67,7 @@ def cp_states(encoder,                    # a `SentenceEncoder` over a decoder L
               strategy: str = "scaled",
               layers=(-1,),               # hidden-state indices read at the last token
               batch_size: int = 64, progress: bool = True,
+              group: int = 8,             # settings run side by side in one last-token pass (one read of the weights)
              ) -> list[dict[int, np.ndarray]]:   # per setting: {layer: [N, H]}
     "Last-token states of the main prompts with the last token's W_O input steered by the auxiliary prompt, for each setting."
     from sembed.encoders import _check_sentences
@@ -95,14 +97,26 @@ def cp_states(encoder,                    # a `SentenceEncoder` over a decoder L
                     n = int(lengths[r]); x[i, T - n:] = torch.tensor(ids[r]); m[i, T - n:] = 1; pos[i, T - n:] = torch.arange(n)
                 x, m, pos = x.to(dev), m.to(dev), pos.to(dev)
                 cache = model(input_ids=x[:, :-1], attention_mask=m[:, :-1], position_ids=pos[:, :-1], use_cache=True).past_key_values
-                for j, (at, coef) in enumerate(settings):
-                    bv = torch.from_numpy(aux[at][rows]).to(dev)[:, None]
-                    h = model.layers[at].self_attn.o_proj.register_forward_pre_hook(lambda mod, args: (steer(args[0], bv, coef, strategy),))
-                    try: out = model(input_ids=x[:, -1:], attention_mask=m, position_ids=pos[:, -1:], past_key_values=cache,
+                for g in range(0, len(settings), group):   # up to `group` settings side by side in one last-token pass
+                    grp = settings[g:g + group]; G = len(grp)
+                    c = copy.deepcopy(cache); c.batch_repeat_interleave(G)   # row i -> rows i*G .. i*G+G-1
+                    rep = lambda t: t.repeat_interleave(G, 0)
+                    which = torch.arange(B * G, device=dev) % G                  # the setting of each expanded row
+                    coef = torch.tensor([c_ for _, c_ in grp], dtype=torch.float32, device=dev)[which][:, None, None]
+                    hooks = []
+                    for at in sorted({a for a, _ in grp}):
+                        sel = torch.tensor([grp[k][0] == at for k in range(G)], device=dev)[which]
+                        bv = rep(torch.from_numpy(aux[at][rows]).to(dev))[:, None]
+                        def f(mod, args, sel=sel, bv=bv):
+                            v = args[0].clone(); v[sel] = steer(args[0][sel], bv[sel], coef[sel].to(v.dtype), strategy); return (v,)
+                        hooks.append(model.layers[at].self_attn.o_proj.register_forward_pre_hook(f))
+                    try: out = model(input_ids=rep(x[:, -1:]), attention_mask=rep(m), position_ids=rep(pos[:, -1:]), past_key_values=c,
                                      use_cache=True, output_hidden_states=True)
-                    finally: h.remove()
-                    cache.crop(-1)   # drop the last token's keys/values again
-                    for l, k in idx.items(): res[j][l][rows] = out.hidden_states[k][:, -1].float().cpu().numpy()
+                    finally:
+                        for h in hooks: h.remove()
+                    for l, k in idx.items():
+                        hs = out.hidden_states[k][:, -1].float().cpu().numpy().reshape(B, G, -1)
+                        for j in range(G): res[g + j][l][rows] = hs[:, j]
                 bar.update(B)
     finally: model.train(was)
     sel = [where[s] for s in sentences]

@@ -221,6 +221,7 @@ class EncodeContext:
                  cache=True):  # False: no embedding cache; "requested": cache only the poolers asked for (e.g. the ~120k transfer sentences)
         self.model_name, self.settings, self.data_root, self.batch_size, self.progress = model, settings, data_root, batch_size, progress
         self.cache, self._enc = cache, None
+        self.sweep = {}   # the row's sweep ({option: [values]}), so a method can compute what the sweep will ask for in one pass
 
     @property
     def encoder(self):
@@ -369,6 +370,7 @@ def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, 
     tasks = tasks or exp.tasks or list(STS_TASKS)
     for t in tasks: load_sts(t, protocol=exp.spec.protocol, split=split, root=data_root)   # data present: fail before encoding
     ctx = None if exp.kind == "train" else EncodeContext(exp.model, exp.settings, data_root, batch_size)
+    if ctx is not None: ctx.sweep = dict(exp.spec.sweep or {})
     encode, pooler = embed_fn(exp, data_root, models, batch_size, ctx=ctx)
     res = evaluate_sts(encode, protocol=exp.spec.protocol, tasks=tasks, split=split, root=data_root, adapt=task_adapter(exp, models))
     settings = {"experiment": exp.id, "settings": exp.settings, "protocol": exp.spec.protocol, "split": split, "tasks": tasks,

@@ -209,9 +209,18 @@ def check_prompt_row(ctx, opts, what="prompteol"):
     layer_index(ctx.config.num_hidden_layers, opts.layer, f"{what}: layer")
 
 def cached_prompt_embed(ctx, sentences, template, layer, tag=""):
-    "`prompt_embed` through the row's embedding cache (`EncodeContext.cached`)."
-    return ctx.cached(f"prompt last token{tag}: {template!r} layer {layer}", sentences,
-                      lambda s: prompt_embed(ctx.encoder, s, template, layer, ctx.batch_size, ctx.progress))
+    """`prompt_embed` through the row's embedding cache (`EncodeContext.cached`). The layers a row's sweep will ask for
+    (`ctx.sweep["layer"]`) come from the same forward pass and are cached with it, so a layer sweep costs no extra pass."""
+    key = lambda l: f"prompt last token{tag}: {template!r} layer {l}"
+    sweep = [l for l in (getattr(ctx, "sweep", None) or {}).get("layer", []) if isinstance(l, int) and not isinstance(l, bool)]
+    layers, box = list(dict.fromkeys([layer, *sweep])), {}
+    def compute(s):
+        box.update(prompt_states(ctx.encoder, [fill(template, x) for x in s], layers, template_prefix(template), ctx.batch_size, ctx.progress))
+        return box[layer]
+    out = ctx.cached(key(layer), sentences, compute)
+    for l in layers[1:]:
+        if box: ctx.cached(key(l), sentences, lambda s, l=l: box[l])   # stored now: the sweep reads them from the cache
+    return out
 
 def _embed(ctx, sentences, o: EOLOptions): return cached_prompt_embed(ctx, sentences, o.template, o.layer)
 
