@@ -213,14 +213,17 @@ def cached_prompt_embed(ctx, sentences, template, layer, tag=""):
     (`ctx.sweep["layer"]`) come from the same forward pass and are cached with it, so a layer sweep costs no extra pass."""
     key = lambda l: f"prompt last token{tag}: {template!r} layer {l}"
     sweep = [l for l in (getattr(ctx, "sweep", None) or {}).get("layer", []) if isinstance(l, int) and not isinstance(l, bool)]
-    layers, box = list(dict.fromkeys([layer, *sweep])), {}
-    def compute(s):
-        box.update(prompt_states(ctx.encoder, [fill(template, x) for x in s], layers, template_prefix(template), ctx.batch_size, ctx.progress))
-        return box[layer]
-    out = ctx.cached(key(layer), sentences, compute)
-    for l in layers[1:]:
-        if box: ctx.cached(key(l), sentences, lambda s, l=l: box[l])   # stored now: the sweep reads them from the cache
-    return out
+    have, missing = {}, []
+    for l in dict.fromkeys([layer, *sweep]):
+        try: have[l] = ctx.cached(key(l), sentences, _miss)
+        except _Miss: missing.append(l)
+    if missing:   # one pass for every layer not in the cache yet; each is stored, so the sweep reads them from the cache
+        new = prompt_states(ctx.encoder, [fill(template, x) for x in sentences], missing, template_prefix(template), ctx.batch_size, ctx.progress)
+        for l in missing: have[l] = ctx.cached(key(l), sentences, lambda s, l=l: new[l])
+    return have[layer]
+
+class _Miss(Exception): pass
+def _miss(sentences): raise _Miss
 
 def _embed(ctx, sentences, o: EOLOptions): return cached_prompt_embed(ctx, sentences, o.template, o.layer)
 
