@@ -143,6 +143,13 @@ def bench_training_free(c, data="data"):
         c.run(f"python benchmarks/bench_training_free.py --data {data}", pty=False)
 
 
-@task(pre=[bench_eval, bench_train, bench_variants, bench_training_free])
+@task(help={"data": "data folder from `sembed download` (default: data)"})
+def bench_prompts(c, data="data"):
+    "Benchmark: PromptEOL on SmolLM2 (STS-B test), sembed vs the papers' plain transformers loop (goal >= 3x), and MetaEOL / PromptEOL (goal <= 4)."
+    with c.cd(str(ROOT)):
+        c.run(f"python benchmarks/bench_prompts.py --data {data}", pty=False)
+
+
+@task(pre=[bench_eval, bench_train, bench_variants, bench_training_free, bench_prompts])
 def bench(c):
-    "Run every benchmark (bench-eval, bench-train, bench-variants)."
+    "Run every benchmark (bench-eval, bench-train, bench-variants, bench-training-free, bench-prompts)."

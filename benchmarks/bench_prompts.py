@@ -25,6 +25,7 @@ def main():
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--naive-batch-size", type=int, default=16, help="the papers' SentEval batch size (default 16)")
     ap.add_argument("--skip-metaeol", action="store_true")
+    ap.add_argument("--metaeol-sample", type=int, default=100, help="sentences for MetaEOL with vs without the cached prefixes (default 100)")
     a = ap.parse_args()
     import numpy as np, torch
     from sembed.core import SembedError
@@ -75,6 +76,18 @@ def main():
                  metaeol_spearman=score(m[:len(s1)], m[len(s1):]))
         print(f"sembed MetaEOL (8 prompts, prefixes cached):                 {t_meta:7.1f} s   Spearman {r['metaeol_spearman']:.4f}")
         print(f"MetaEOL / PromptEOL = {r['metaeol_over_prompteol']:.2f}   (goal <= 4)")
+        from sembed.prompteol import prompt_states, template_prefix
+        sample = list(dict.fromkeys(s1 + s2))[:a.metaeol_sample]
+        t = time.perf_counter()
+        for tp in METAEOL_TEMPLATES: prompt_states(enc, [fill(tp, x) for x in sample], prefix=None, batch_size=a.batch_size, progress=False)
+        t_nocache = time.perf_counter() - t
+        t = time.perf_counter()
+        for tp in METAEOL_TEMPLATES: prompt_states(enc, [fill(tp, x) for x in sample], prefix=template_prefix(tp), batch_size=a.batch_size, progress=False)
+        t_cache = time.perf_counter() - t
+        r.update(metaeol_sample=len(sample), metaeol_sample_nocache_s=round(t_nocache, 2), metaeol_sample_cache_s=round(t_cache, 2),
+                 metaeol_prefix_cache_speedup=round(t_nocache / t_cache, 3))
+        print(f"MetaEOL on {len(sample)} sentences: instructions recomputed {t_nocache:.1f} s, cached once {t_cache:.1f} s, "
+              f"speedup {t_nocache / t_cache:.2f}")
     print(json.dumps(r))
 
 

@@ -214,3 +214,29 @@ def test_training_free_reports_show_sweeps_claims_and_isotropy(repro):
             iso = soup.select_one("table.isotropy").get_text(" ")
             for b in ("minilm-avg", "smollm2-last-token"):
                 assert f"{json.loads((ROOT / f'results/{b}.json').read_text())['isotropy']['isoscore']:.4f}" in iso, b
+
+
+def test_prompting_reports_show_rows_selections_and_claims(repro):
+    "The five LLM prompting reports, as `dvc repro` rendered them: every SmolLM2 row's STS-B test score, the claims with "
+    "computed verdicts; the Contrastive Prompting / Token Prepending rows chose their settings on a STS-B dev sample (best finite score)."
+    import math
+    from bs4 import BeautifulSoup
+    from sembed.core import load_params
+    exps = load_params(ROOT / "params.yaml")["experiments"]
+    for paper in ("prompteol", "pretended-cot", "metaeol", "contrastive-prompting", "token-prepending"):
+        rows = [k for k, v in exps.items() if v.get("paper") == paper]
+        assert rows, paper
+        soup = BeautifulSoup((ROOT / f"reports/{paper}.html").read_text(), "html.parser")
+        text = soup.get_text(" ")
+        for rid in rows:
+            r = json.loads((ROOT / f"results/{rid}.json").read_text())
+            assert r["model"] == "smollm2-135m" and list(r["tasks"]) == ["STS-B"] and r["tasks"]["STS-B"]["n"] == 1379, rid
+            assert f"{r['tasks']['STS-B']['spearman']:.2f}" in text, rid
+            summary = json.loads((ROOT / f"results/{rid}.train.json").read_text())
+            if exps[rid]["method"] in ("contrastive-prompting", "token-prepending"):
+                sel = summary["selection"]
+                assert sel["on"].startswith("STS-B dev") and sel["pairs"] == 300, rid
+                best = max((g for g in sel["grid"] if math.isfinite(g["spearman"])), key=lambda g: g["spearman"])
+                assert best["chosen"] and all(sel["choice"][k] == best[k] for k in sel["choice"]), rid
+        verdicts = [p.get_text(" ") for p in soup.find_all("p") if "Verdict on our rows" in p.get_text()]
+        assert verdicts and all("holds on" in v for v in verdicts), (paper, verdicts)
