@@ -228,7 +228,7 @@ def _miss(sentences): raise _Miss
 def _embed(ctx, sentences, o: EOLOptions): return cached_prompt_embed(ctx, sentences, o.template, o.layer)
 
 register(Method("prompteol", "prompteol", "encode",
-                'the last-token state of \'This sentence : "[X]" means in one word:"\' in a decoder LLM (Jiang et al. 2023)',
+                'the last-token state of a decoder LLM prompted to say what the sentence means in one word (Jiang et al. 2023)',
                 options=EOLOptions, embed=_embed, check=check_prompt_row))
 
 # %% ../nbs/23_prompteol.ipynb

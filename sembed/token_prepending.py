@@ -157,5 +157,5 @@ def _embed(ctx, sentences, o: TPOptions):
                       lambda s: tp_states(ctx.encoder, s, o.template, o.start, o.exit, (o.layer,), o.seed, ctx.batch_size, ctx.progress)[o.layer])
 
 register(Method("token-prepending", "token-prepending", "encode",
-                "a <PST> token before the sentence gets the last token's state in layers [start, exit), chosen on STS-B dev (Fu et al. 2025)",
+                "a placeholder token before the sentence takes the last token's state in decoder layers start..exit-1, chosen on STS-B dev (Fu et al. 2025)",
                 options=TPOptions, embed=_embed, check=_check, select=_select, select_fields=("start", "exit", "layer")))
