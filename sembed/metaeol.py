@@ -5,7 +5,7 @@
 # %% ../nbs/25_metaeol.ipynb 3
 from __future__ import annotations
 import numpy as np
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 from .methods import Method, Options, register
 from .prompteol import cached_prompt_embed, check_prompt_row, template_error
 
@@ -28,6 +28,7 @@ METAEOL_TEMPLATES = (
 class MetaEOLOptions(Options):
     templates: tuple[str, ...] = METAEOL_TEMPLATES   # the meta-task prompts, each with the sentence slot [X] once
     layer: int = -1                                  # hidden-state index read at each prompt's last token
+    subset: list[int] | None = None                  # indices of the templates used (None: all); smoke scale uses one per meta-task
 
     @field_validator("templates", mode="before")
     @classmethod
@@ -38,12 +39,25 @@ class MetaEOLOptions(Options):
             if (err := template_error(t)) is not None: raise ValueError(f"template {i}: {err}")
         return v
 
+    @model_validator(mode="after")
+    def _subset(self):
+        if self.subset is not None:
+            bad = [i for i in self.subset if not 0 <= i < len(self.templates)]
+            if bad or not self.subset or len(set(self.subset)) != len(self.subset):
+                raise ValueError(f"subset: bad value {self.subset!r} (distinct template indices 0..{len(self.templates) - 1})")
+        return self
+
     @property
-    def pooler(self): return f"mean of {len(self.templates)} prompts' last token@{self.layer}"
+    def used(self) -> tuple[str, ...]:
+        "The templates averaged."
+        return self.templates if self.subset is None else tuple(self.templates[i] for i in self.subset)
+
+    @property
+    def pooler(self): return f"mean of {len(self.used)} prompts' last token@{self.layer}"
 
 def metaeol_embed(ctx, sentences, o: MetaEOLOptions) -> np.ndarray:
     "Mean over the templates of each template's last-token state (each cached separately)."
-    return np.mean([cached_prompt_embed(ctx, sentences, t, o.layer) for t in o.templates], axis=0, dtype=np.float64).astype(np.float32)
+    return np.mean([cached_prompt_embed(ctx, sentences, t, o.layer) for t in o.used], axis=0, dtype=np.float64).astype(np.float32)
 
 register(Method("metaeol", "metaeol", "encode",
                 "the mean last-token state of eight meta-task prompts in a decoder LLM (Lei et al. 2024)",
