@@ -8,12 +8,12 @@ import copy
 from typing import Literal
 import numpy as np
 import torch
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from .core import fail, progress as _progress
 from .evaluate import correlations, cosine_pairs
 from .methods import Method, Options, register
 from .prompteol import (EOL_TEMPLATE, StopForward, check_decoder, dev_pairs, fill, layer_index, prompt_states,
-                              template_error, template_prefix, best_setting)
+                              template_error, template_prefix, selection)
 
 # %% auto 0
 __all__ = ['AUX_TEMPLATE', 'STRATEGIES', 'steer', 'o_proj_inputs', 'cp_states', 'cp_grid', 'CPOptions']
@@ -147,7 +147,7 @@ class CPOptions(Options):
     ats: list[int] = [2, 4, 6, 8, 10]           # the search grid
     coefs: list[float] = [0.5, 1.0, 2.0, 3.0, 4.0]
     layers: list[int] | None = None             # output layers searched (None: 1..L; layer 0, the last token's input embedding, is the same token in every prompt)
-    dev_pairs: int | None = None                # search on this many STS-B dev pairs (seeded sample; None: all)
+    dev_pairs: int | None = Field(None, ge=10)  # search on this many STS-B dev pairs (seeded sample; None: all)
     seed: int = 0                               # seed of that sample
 
     @field_validator("template", "aux_template")
@@ -159,7 +159,6 @@ class CPOptions(Options):
     @model_validator(mode="after")
     def _grid(self):
         if not self.ats or not self.coefs: raise ValueError("ats and coefs: non-empty lists")
-        if self.dev_pairs is not None and self.dev_pairs < 10: raise ValueError(f"dev_pairs: bad value {self.dev_pairs} (>= 10 pairs, or null for all)")
         return self
 
     @property
@@ -177,8 +176,7 @@ def _select(ctx, o: CPOptions, dev):
     grid = cp_grid(ctx.encoder, dev, o.template, o.aux_template, o.strategy, [o.at] if o.at is not None else o.ats,
                    [o.coef] if o.coef is not None else o.coefs, [o.layer] if o.layer is not None else o.layers,
                    ctx.batch_size, ctx.progress)
-    best = best_setting(grid, "contrastive-prompting")
-    return {k: best[k] for k in ("at", "coef", "layer")}, [{**r, "chosen": r is best} for r in grid], {"pairs": n}
+    return selection(grid, ("at", "coef", "layer"), n, "contrastive-prompting")
 
 def _embed(ctx, sentences, o: CPOptions):
     tag = f"contrastive prompting: {o.template!r} aux {o.aux_template!r} {o.strategy} at {o.at} coef {o.coef} layer {o.layer}"

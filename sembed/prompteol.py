@@ -17,7 +17,7 @@ from .methods import Method, Options, register
 __all__ = ['SLOT', 'EOL_TEMPLATE', 'ICL_TEMPLATE', 'eol_sentence', 'template_error', 'fill', 'template_prefix',
            'decoder_tokenizer', 'tiny_decoder', 'layer_index', 'check_decoder', 'PromptBatch', 'StopForward',
            'prompt_states', 'prompt_embed', 'EOLOptions', 'check_prompt_row', 'cached_prompt_embed', 'dev_pairs',
-           'best_setting']
+           'best_setting', 'selection']
 
 # %% ../nbs/23_prompteol.ipynb
 def eol_sentence(s: str) -> str:
@@ -247,3 +247,8 @@ def best_setting(grid: list[dict], what="search") -> dict:
     ok = [r for r in grid if np.isfinite(r["spearman"])]
     if not ok: fail(f"{what}: no setting of the search scored (every Spearman is undefined)")
     return max(ok, key=lambda r: r["spearman"])
+
+def selection(grid: list[dict], fields, pairs: int, what="search"):
+    "What a `Method.select` returns for a scored grid: (the best row's `fields`, the grid with `chosen` marked, {'pairs': n})."
+    best = best_setting(grid, what)
+    return {k: best[k] for k in fields}, [{**r, "chosen": r is best} for r in grid], {"pairs": pairs}

@@ -8,11 +8,11 @@ import copy
 from contextlib import contextmanager
 import numpy as np
 import torch
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from .core import fail
 from .evaluate import correlations, cosine_pairs
 from .methods import Method, Options, register
-from .prompteol import (EOL_TEMPLATE, SLOT, check_decoder, dev_pairs, fill, layer_index, prompt_states, template_error, best_setting)
+from .prompteol import (EOL_TEMPLATE, SLOT, check_decoder, dev_pairs, fill, layer_index, prompt_states, template_error, selection)
 from .pretended_cot import KE_TEMPLATE, PCOT_TEMPLATE
 
 # %% auto 0
@@ -116,7 +116,7 @@ class TPOptions(Options):
     starts: list[int] = [1]      # the search grid (start must be < exit)
     exits: list[int] = [2, 4, 6, 8, 10, 12]
     layers: list[int] | None = None   # output layers searched (None: 1..L; layer 0 is the last token's input embedding, the same in every prompt)
-    dev_pairs: int | None = None      # search on this many STS-B dev pairs (seeded sample; None: all)
+    dev_pairs: int | None = Field(None, ge=10)   # search on this many STS-B dev pairs (seeded sample; None: all)
 
     @field_validator("template")
     @classmethod
@@ -128,7 +128,6 @@ class TPOptions(Options):
     def _order(self):
         if self.start is not None and self.exit is not None and self.start >= self.exit:
             raise ValueError(f"start {self.start} >= exit {self.exit} (token prepending runs in decoder layers [start, exit))")
-        if self.dev_pairs is not None and self.dev_pairs < 10: raise ValueError(f"dev_pairs: bad value {self.dev_pairs} (>= 10 pairs, or null for all)")
         return self
 
     @property
@@ -148,9 +147,7 @@ def _select(ctx, o: TPOptions, dev):
     grid = tp_grid(ctx.encoder, dev, o.template, [o.start] if o.start is not None else o.starts,
                    [o.exit] if o.exit is not None else o.exits, [o.layer] if o.layer is not None else o.layers,
                    o.seed, ctx.batch_size, ctx.progress)
-    best = best_setting(grid, "token-prepending")
-    choice = {k: best[k] for k in ("start", "exit", "layer")}
-    return choice, [{**r, "chosen": r is best} for r in grid], {"pairs": n}
+    return selection(grid, ("start", "exit", "layer"), n, "token-prepending")
 
 def _embed(ctx, sentences, o: TPOptions):
     return ctx.cached(f"token prepending: {o.template!r} start {o.start} exit {o.exit} layer {o.layer} seed {o.seed}", sentences,
