@@ -28,7 +28,7 @@ METAEOL_TEMPLATES = (
 class MetaEOLOptions(Options):
     templates: tuple[str, ...] = METAEOL_TEMPLATES   # the meta-task prompts, each with the sentence slot [X] once
     layer: int = -1                                  # hidden-state index read at each prompt's last token
-    subset: list[int] | None = None                  # indices of the templates used (None: all); smoke scale uses one per meta-task
+    subset: list[int] | None = None                  # indices of the templates used (None: all); smoke scale uses two
 
     @field_validator("templates", mode="before")
     @classmethod

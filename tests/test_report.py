@@ -261,7 +261,7 @@ def test_bad_id_api(tmp_path, bad):
 @pytest.mark.parametrize("bad", ["nonsense", "simcse'; import os"])
 def test_bad_id_invoke(tmp_path, bad):
     "`invoke report --paper BAD` exits non-zero, prints the known ids, creates no file."
-    work = tmp_path / "repo"; shutil.copytree(ROOT, work, ignore=shutil.ignore_patterns(".git", "reports", "*.egg-info", ".venv", "data", "models"))
+    work = tmp_path / "repo"; shutil.copytree(ROOT, work, ignore=shutil.ignore_patterns(".git", "reports", "*.egg-info", ".venv", "data", "models", ".cache", ".dvc", "results", ".pytest_cache"))
     before = {p for p in work.rglob("*")}
     inv = Path(sys.executable).parent / "invoke"
     env = {**os.environ, "PYTHONPATH": str(work)}
