@@ -129,6 +129,13 @@ def bench_train(c, steps=40, data="data"):
         c.run(f"python benchmarks/bench_train.py --steps {int(steps)} --data {data}", pty=False)
 
 
+@task(help={"steps": "optimizer steps per contender (default 40)", "data": "data folder from `sembed download` (default: data)"})
+def bench_train_losses(c, steps=40, data="data"):
+    "Benchmark: SBERT softmax / CoSENT / AnglE training steps/s, sembed vs sentence-transformers' same losses (goal >= 1.3)."
+    with c.cd(str(ROOT)):
+        c.run(f"python benchmarks/bench_train_losses.py --steps {int(steps)} --data {data}", pty=False)
+
+
 @task(help={"data": "data folder from `sembed download` (default: data)"})
 def bench_variants(c, data="data"):
     "Benchmark: K training-free pooler rows of MiniLM (one shared forward pass) vs one plain 7-task evaluation (ratio)."
@@ -150,6 +157,6 @@ def bench_prompts(c, data="data"):
         c.run(f"python benchmarks/bench_prompts.py --data {data}", pty=False)
 
 
-@task(pre=[bench_eval, bench_train, bench_variants, bench_training_free, bench_prompts])
+@task(pre=[bench_eval, bench_train, bench_train_losses, bench_variants, bench_training_free, bench_prompts])
 def bench(c):
-    "Run every benchmark (bench-eval, bench-train, bench-variants, bench-training-free, bench-prompts)."
+    "Run every benchmark (bench-eval, bench-train, bench-train-losses, bench-variants, bench-training-free, bench-prompts)."

@@ -85,7 +85,8 @@ def card_body(info: dict,             # sembed.json of the model folder
                 "scale (a few dozen steps from an already trained sentence encoder, on a small corpus derived from the "
                 "evaluation data). Its numbers say nothing about the paper's claims.", ""]
     method = info.get("method") or result.get("method") or "?"
-    ptxt = (f"[{paper['title']}](https://arxiv.org/abs/{paper['arxiv']}) ({', '.join(paper['authors'])}, {paper['venue']})"
+    from sembed.registry import paper_link
+    ptxt = (f"[{paper['title']}]({paper_link(paper)[1]}) ({', '.join(paper['authors'])}, {paper['venue']})"
             if paper else "no paper")
     out += [f"Method `{method}` of {ptxt}, trained with [sembed](https://github.com/sembed/sembed) from `{base}`.",
             f"Test-time pooler: `{info.get('pooler', result.get('pooler', '?'))}`; max length {info.get('max_length', '?')} tokens.", ""]

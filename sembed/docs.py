@@ -76,7 +76,7 @@ RENDER_HINT = "`invoke report --all` (after `dvc repro` has produced the results
 
 def papers_markdown(root=".") -> str:
     "Markdown of the 'Papers and reports' page for the repository at `root`."
-    from sembed.registry import load_registry
+    from sembed.registry import load_registry, paper_link
     root = Path(root)
     reg = load_registry(root / "sembed" / "resources" / "papers.yaml")
     reports = root / "reports"
@@ -87,7 +87,7 @@ def papers_markdown(root=".") -> str:
         p = reg[pid]
         lines += [f"## {p['title']}", "",
                   f"{', '.join(p.get('authors', []))}. *{p.get('venue', '')}*, {p.get('year', '')}. "
-                  f"[arXiv:{p['arxiv']}](https://arxiv.org/abs/{p['arxiv']})" + (f", {p['version']}" if p.get("version") else "") + ".", ""]
+                  "[{}]({})".format(*paper_link(p)) + (f", {p['version']}" if p.get("version") else "") + ".", ""]
         nb = [n for n in notebooks(root) if page_name(n) == f"{pid}.html"]
         if nb: lines += [f"- Method notebook: [{nb_title(nb[0])}]({page_name(nb[0])})"]
         lines += [f"- Report: [reports/{pid}.html](reports/{pid}.html)" if (reports / f"{pid}.html").exists()

@@ -29,7 +29,7 @@ class ExperimentSpec(BaseModel):
     paper: str | None = None                       # papers.yaml id; None: a plain baseline (leaderboard only)
     label: str | None = None                       # shown in reports (default: the id)
     protocol: Literal["senteval", "mteb"] = "senteval"   # STS evaluation protocol (sembed.evaluate)
-    geometry: bool = False                         # also measure alignment / uniformity on STS-B
+    geometry: bool | Literal["all", "train", "dev", "test"] = False   # also measure alignment / uniformity on STS-B (true: all splits, as SimCSE; or one split)
     baseline: str | None = None                    # id of our row this one is measured against (e.g. the same model untransformed)
     isotropy: bool = False                         # also measure IsoScore and intrinsic dimension of the evaluated sentences' vectors
     sweep: dict[str, list] | None = None           # training-free rows: also score every combination of these option values
@@ -189,7 +189,7 @@ def fetch_corpus(c, dest, mirror=None):
     from sembed.core import download_url
     mirror = mirror if mirror is not None else os.environ.get("SEMBED_MIRROR")
     if mirror:
-        src = Path(mirror) / "corpora" / c.file
+        src = Path(mirror) / "corpora" / (c.url.rsplit("/", 1)[-1] if c.convert else c.file)   # the file as released
         if not src.exists():
             fail(f"{src}: not in the offline mirror (corpus '{c.name}' is downloaded from {c.url}; "
                  "run without SEMBED_MIRROR and with internet access, or use scale=smoke)")
@@ -205,7 +205,10 @@ def prepare(params: dict, data_root="data", out="data/train", mirror=None, scale
         info = {}
         for n in names:
             c = get_corpus(n); dest = tmp / c.file
-            if c.url: fetch_corpus(c, dest, mirror)
+            if c.url and c.convert:   # a release in another layout: download it, keep our layout only
+                raw = fetch_corpus(c, tmp / (c.url.rsplit("/", 1)[-1] + ".download"), mirror)
+                _write_corpus(c.kind, dest, c.convert(raw)); raw.unlink()
+            elif c.url: fetch_corpus(c, dest, mirror)
             else: _write_corpus(c.kind, dest, c.build(data_root))
             read_corpus(c.kind, dest)  # what training will read: fail now, not after an hour
             info[n] = {"kind": c.kind, "file": c.file, "url": c.url, "description": c.description,
@@ -380,7 +383,7 @@ def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, 
          "compare": exp.compare, **r}
     if exp.spec.geometry:
         from sembed.geometry import stsb_geometry
-        r["geometry"] = stsb_geometry(encode, root=data_root)
+        r["geometry"] = stsb_geometry(encode, root=data_root, split="all" if exp.spec.geometry is True else exp.spec.geometry)
     if exp.spec.isotropy:
         from sembed.geometry import isotropy
         r["isotropy"] = isotropy(encode(sts_sentences(tasks, exp.spec.protocol, split, data_root)), seed=exp.seed)

@@ -123,6 +123,7 @@ class Corpus:
     url: str | None = None             # online source (fetched; in the offline mirror under <mirror>/corpora/)
     build: Callable | None = None      # build(data_root) -> list of examples, derived from downloaded evaluation data
     description: str = ""
+    convert: Callable | None = None    # url only: convert(downloaded file) -> list of examples, when the release has another layout
 
 CORPORA: dict[str, Corpus] = {}
 
@@ -130,8 +131,10 @@ def register_corpus(c: Corpus) -> Corpus:
     "Add a corpus to the registry (its kind must be known; a name is registered once)."
     if c.kind not in CORPUS_KINDS: fail(f"corpus '{c.name}': kind '{c.kind}' unknown (known: {', '.join(CORPUS_KINDS)})")
     if (c.url is None) == (c.build is None): fail(f"corpus '{c.name}': give exactly one of url or build")
+    if c.convert is not None and c.url is None: fail(f"corpus '{c.name}': convert is for a downloaded (url) corpus")
     old = CORPORA.get(c.name)
-    if old is not None and old != c: fail(f"corpus '{c.name}' is registered twice")
+    same = lambda a, b: (a.kind, a.file, a.url, a.description) == (b.kind, b.file, b.url, b.description)   # functions may be re-defined (a notebook)
+    if old is not None and not same(old, c): fail(f"corpus '{c.name}' is registered twice")
     CORPORA[c.name] = c
     return c
 
@@ -186,6 +189,7 @@ class Method:
     corpus: str | None = None                  # train / transform: corpus kind read
     # ---- train
     view: Callable | None = None               # (batch, options) -> (sentences of one forward, targets or None)
+    view_tokenizer: bool = False               # the view also gets the model's tokenizer: (batch, options, tokenizer) (e.g. subword-level augmentation)
     objective: Callable | None = None          # options -> nn.Module; loss = objective(z) or objective(z, targets)
     head: Callable | None = None               # (hidden_size, options) -> nn.Module: trainable module after the pooler
     head_mode: Callable | None = None          # options -> "none" | "mlp" (kept, folded into the cls pooler) | "mlp_train_only"

@@ -8,7 +8,7 @@ import copy, csv, datetime, io, json, math, shutil, tempfile
 from pathlib import Path
 import numpy as np
 from .core import fail, atomic_path, sha256_file, load_params, write_json
-from .registry import get_paper, load_registry, paper_ids, STS_COLUMNS, TRANSFER_COLUMNS
+from .registry import get_paper, load_registry, paper_ids, paper_link, STS_COLUMNS, TRANSFER_COLUMNS
 
 # %% auto 0
 __all__ = ['SMOKE_BANNER', 'TEMPLATE', 'RESULTS', 'SYNTHETIC_NOTE', 'DIFF_FIELDS', 'FRAGMENTS', 'HTML_TEMPLATE',
@@ -210,7 +210,8 @@ def comparison_table(data: dict):
         if r["reported"] is None: rest.append(r); continue
         rep = r["reported"]["scores"]; ours = r["scores"] or nan
         rows += [{c: rep[c] for c in cols}, ours]
-        index += [(r["label"], f"paper ({r['reported']['table']}, {r['reported']['base_model']})"),
+        note = f"; avg {r['reported']['avg_note']}" if r["reported"].get("avg_note") else ""
+        index += [(r["label"], f"paper ({r['reported']['table']}, {r['reported']['base_model']}{note})"),
                   (r["label"], f"reproduced ({r['base_model']}, {r['scale']})")]
         if r["comparable"]: rows.append({c: ours[c] - rep[c] for c in cols}); index.append((r["label"], "Δ reproduced − paper"))
     for r in rest:
@@ -254,7 +255,7 @@ def provenance_rows(data: dict) -> list[tuple[str, str]]:
     seeds = _sorted_set([p.get("seed") for p in prov], empty=str(data["params"].get("seed", "?")))
     dat = [f"{r['id']}: {r['data']}" for r in rows if r["data"]] or ["none (training-free rows only)"]
     notes = sorted({str(p["note"]) for p in prov if p.get("note")})
-    return [("paper", f"{data['paper']['title']} ({data['paper']['venue']}, arXiv {data['paper']['arxiv']})"),
+    return [("paper", f"{data['paper']['title']} ({data['paper']['venue']}, {paper_link(data['paper'])[0]})"),
             ("scale", str(data["scale"]) + ("" if data["is_replication"] else f" ({SMOKE_BANNER})")),
             ("experiments", ", ".join(data["experiments"]) or "(none in params.yaml)"),
             ("base model", _sorted_set([r["base_model"] for r in rows], empty="(none)")),
@@ -620,7 +621,7 @@ def smoke_note(data: dict) -> str:
 
 FRAGMENTS = {
     "header": """<h1>Replication report: {{ paper.title }}</h1>
-<p>{{ paper.authors | join(", ") }}. {{ paper.venue }}, arXiv {{ paper.arxiv }}{% if paper.version is defined and paper.version %}, {{ paper.version }}{% endif %}.</p>
+<p>{{ paper.authors | join(", ") }}. {{ paper.venue }}, {% if paper.arxiv %}arXiv {{ paper.arxiv }}{% else %}{{ paper.url }}{% endif %}{% if paper.version is defined and paper.version %}, {{ paper.version }}{% endif %}.</p>
 {% if not is_replication %}<div class="smoke-banner" style="border:3px solid #c00;background:#fee;color:#900;padding:10px;font-size:1.3em;font-weight:bold;margin:8px 0">{{ banner }}</div>
 <p class="smoke-note">{{ note }}</p>{% endif %}
 {% for s in stale %}<div class="stale" style="border:2px solid #c60;background:#fff4e5;padding:6px;margin:4px 0">stale: {{ s }}</div>{% endfor %}""",

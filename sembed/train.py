@@ -179,6 +179,13 @@ def _broadcast(x: float, rank, ws, device):
         t = t.to(device); dist.broadcast(t, 0); t = t.cpu()
     return t.item()
 
+def _average_grads(params, ws):
+    "Average the gradients of `params` over the processes (for weights outside the DDP-wrapped net)."
+    import torch.distributed as dist
+    for p in params:
+        if p.grad is None: p.grad = torch.zeros_like(p)
+        dist.all_reduce(p.grad); p.grad /= ws
+
 def _write_csv(path, header, rows):
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f); w.writerow(header); w.writerows(rows)
@@ -301,12 +308,14 @@ def train(config: TrainConfig | dict,  # the run's settings (its `method` names 
     head = (m.head(encoder.hidden_size, opts) if m.head else None) or nn.Identity()
     head_mode = m.head_mode(opts) if m.head_mode else "none"
     net = _Net(encoder, head).to(device).train()
+    if hasattr(objective, "setup"): objective.setup(net)   # an objective that needs the model (its size, a momentum copy)
     objective = objective.to(device)
     model = net
     if ws > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
         model = DDP(net, device_ids=[device.index] if cuda else None, find_unused_parameters=True)
-    params = [p for p in net.parameters() if p.requires_grad]
+    obj_params = [p for p in objective.parameters() if p.requires_grad]   # an objective's own weights (SBERT's classifier)
+    params = [p for p in net.parameters() if p.requires_grad] + obj_params
     opt = torch.optim.AdamW([{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
                              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}],
                             lr=cfg.learning_rate, betas=(0.9, 0.999), eps=cfg.adam_epsilon, fused=cuda)
@@ -324,7 +333,7 @@ def train(config: TrainConfig | dict,  # the run's settings (its `method` names 
         loss_sum = torch.zeros((), device=device)
         for k in range(cfg.grad_accum):
             idx = batch_indices(n, cfg.batch_size, cfg.seed, step * cfg.grad_accum + k, rank, ws)
-            texts, targets = m.view([examples[i] for i in idx], opts)
+            texts, targets = m.view([examples[i] for i in idx], opts, *([encoder.tokenizer] if m.view_tokenizer else []))
             feats = {key: v.to(device) for key, v in encoder.tokenize(texts).items()}
             chunks, inverse = length_chunks(feats, cfg.length_buckets, left_padded=left_padded)
             sync = model.no_sync() if ws > 1 and k < cfg.grad_accum - 1 else contextlib.nullcontext()
@@ -333,6 +342,7 @@ def train(config: TrainConfig | dict,  # the run's settings (its `method` names 
                 loss = (objective(z.float()) if targets is None else objective(z.float(), targets)) / cfg.grad_accum
                 loss.backward()
             loss_sum += loss.detach()
+        if ws > 1 and obj_params: _average_grads(obj_params, ws)   # DDP averages the net's gradients, not the objective's
         if cfg.max_grad_norm: torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
         lr = sched.get_last_lr()[0]
         opt.step(); sched.step(); opt.zero_grad(set_to_none=True)

@@ -1,0 +1,191 @@
+"""Training papers on the shared trainer (issue 9): SBERT-NLI (sembed.sbert), CoSENT (sembed.cosent), AnglE
+(sembed.angle). Our objectives equal sentence-transformers' on the same embeddings; the methods train a tiny model
+through `sembed train`; bad corpora / labels / settings are one-line errors before any work."""
+import json, sys
+from pathlib import Path
+import numpy as np, pytest, torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _tiny import tiny_encoder  # noqa: E402
+
+from sembed.core import SembedError  # noqa: E402
+
+
+class _Stub(nn.Module):
+    "What sentence-transformers' losses call as `model`: features {'emb': x} -> {'sentence_embedding': x}."
+    device = torch.device("cpu")
+    def forward(self, features): return {"sentence_embedding": features["emb"]}
+
+
+def _pairs(seed, b=16, h=24):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(b, h, generator=g, dtype=torch.float64).float(), torch.randn(b, h, generator=g, dtype=torch.float64).float()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sbert_softmax_loss_equals_sentence_transformers(seed):
+    from sentence_transformers.sentence_transformer.losses import SoftmaxLoss
+    from sembed.sbert import SoftmaxNLILoss
+    u, v = _pairs(seed)
+    y = torch.randint(0, 3, (16,), generator=torch.Generator().manual_seed(seed))
+    ours = SoftmaxNLILoss(24)
+    theirs = SoftmaxLoss(_Stub(), embedding_dimension=24, num_labels=3)   # default features: (u, v, |u - v|)
+    theirs.classifier.load_state_dict(ours.classifier.state_dict())
+    a = ours(torch.cat([u, v]), y).item()
+    b = theirs([{"emb": u}, {"emb": v}], y).item()
+    assert abs(a - b) <= 1e-5 * max(1.0, abs(b)), (a, b)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cosent_loss_equals_sentence_transformers(seed):
+    from sentence_transformers.sentence_transformer.losses import CoSENTLoss as STCoSENT
+    from sembed.cosent import CoSENTLoss
+    u, v = _pairs(seed)
+    y = torch.randint(0, 3, (16,), generator=torch.Generator().manual_seed(seed)).float()   # ties included
+    a = CoSENTLoss(20.0)(torch.cat([u, v]), y).item()
+    b = STCoSENT(_Stub(), scale=20.0).compute_loss_from_embeddings([u, v], y).item()
+    assert abs(a - b) <= 1e-5 * max(1.0, abs(b)), (a, b)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_angle_loss_equals_sentence_transformers(seed):
+    "Our angle term alone (w_cosine = w_ibn = 0) is sentence-transformers' AnglELoss (scale 20); odd sizes are padded alike."
+    from sentence_transformers.sentence_transformer.losses import AnglELoss as STAnglE
+    from sembed.angle import AnglELoss
+    for h in (24, 7):
+        u, v = _pairs(seed, h=h)
+        y = torch.randint(0, 2, (16,), generator=torch.Generator().manual_seed(seed)).float()
+        a = AnglELoss(0.0, 0.0, 1.0, angle_tau=20.0)(torch.cat([u, v]), y).item()
+        b = STAnglE(_Stub(), scale=20.0).compute_loss_from_embeddings([u, v], y).item()
+        assert abs(a - b) <= 1e-5 * max(1.0, abs(b)), (h, a, b)
+
+
+NLI = [("A man plays a guitar.", "A man plays music.", "entailment"), ("A dog runs.", "A cat sleeps.", "contradiction"),
+       ("Kids at a park.", "Kids are outside.", "entailment"), ("A woman cooks.", "A woman is at work.", "neutral"),
+       ("Two men ride bikes.", "Nobody is riding.", "contradiction"), ("A girl reads.", "A girl has a book.", "entailment")] * 4
+
+
+@pytest.mark.parametrize("method", ["sbert-nli", "cosent", "angle"])
+def test_methods_train_a_tiny_model(tmp_path, method):
+    "Two steps through the shared trainer: finite loss, a saved encoder with the method's test pooler, same loss twice."
+    from sembed.train import TrainConfig, train
+    pooler = "avg" if method == "sbert-nli" else "cls_before_pooler"
+    losses = []
+    for k in range(2):
+        cfg = TrainConfig(method=method, batch_size=6, max_steps=2, learning_rate=1e-3, eval_steps=0, save_steps=0, log_steps=1)
+        s = train(cfg, tmp_path / f"m{k}", encoder=tiny_encoder(pooler), examples=NLI, progress=False)
+        losses.append([r for r in (tmp_path / f"m{k}" / "train_loss.csv").read_text().splitlines()[1:]])
+        assert np.isfinite(s["final_loss"]), s
+        assert json.loads((tmp_path / f"m{k}" / "sembed.json").read_text())["method"] == method
+    assert losses[0] == losses[1]   # seeded: the same run twice gives the same losses
+
+
+def _write(p, text): p.write_text(text); return p
+
+
+def test_wrong_corpus_kind_is_refused(tmp_path):
+    "Unlabelled sentences to SBERT: the matrix check names the corpus and the kind before any work."
+    from sembed.experiments import get_experiment
+    params = {"scale": "smoke", "experiments": {"x": {"method": "sbert-nli", "scales": {"smoke": {
+        "model": "minilm-l6", "data": "snli-devtest-sentences"}}}}}
+    with pytest.raises(SembedError, match="corpus 'snli-devtest-sentences' holds sentences, method 'sbert-nli' needs nli_pairs"):
+        get_experiment(params, "x")
+
+
+@pytest.mark.parametrize("method", ["sbert-nli", "cosent"])
+def test_unknown_label_is_refused_before_training(tmp_path, method):
+    from sembed.train import TrainConfig, train
+    f = _write(tmp_path / "pairs.csv", "sentence1,sentence2,label\nA man.,A person.,entailment\nA dog.,A cat.,maybe\n")
+    with pytest.raises(SembedError, match=r"pairs.csv: line 3: label: unknown value 'maybe'"):
+        train(TrainConfig(method=method, train_file=str(f), batch_size=1, max_steps=1), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_bad_label_exits_2_and_writes_nothing(tmp_path, capsys, data_dir):
+    "`sembed train` on a corpus file with a label outside entailment/neutral/contradiction: one line, exit 2, no folder."
+    import yaml
+    from sembed.cli import main
+    (tmp_path / "data" / "train").mkdir(parents=True)
+    (tmp_path / "data" / "senteval").symlink_to(data_dir / "senteval")
+    _write(tmp_path / "data" / "train" / "snli-devtest-pairs.csv", "sentence1,sentence2,label\nA man.,A person.,entailment\nA dog.,A cat.,2\n")
+    params = {"scale": "smoke", "experiments": {"x": {"method": "cosent", "scales": {"smoke": {
+        "model": "minilm-l6", "data": "snli-devtest-pairs", "batch_size": 1, "max_steps": 1}}}}}
+    _write(tmp_path / "params.yaml", yaml.safe_dump(params))
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--experiment", "x", "--params", str(tmp_path / "params.yaml"), "--data", str(tmp_path / "data"),
+              "--out", str(tmp_path / "models" / "x"), "--results", str(tmp_path / "results")])
+    assert e.value.code == 2
+    err = [l for l in capsys.readouterr().err.strip().splitlines() if l.strip()]
+    assert len(err) == 1 and "line 3: label: unknown value '2'" in err[0], err
+    assert not (tmp_path / "models").exists() and not (tmp_path / "results").exists()
+
+
+# --- ESimCSE: an objective with extra state (a momentum encoder and a queue) resumes exactly -------------------
+
+from _tiny import SENTS  # noqa: E402
+
+ES_CFG = dict(method="esimcse", batch_size=4, max_steps=8, learning_rate=1e-3, eval_steps=2, save_steps=2, log_steps=1,
+              seed=3, warmup_steps=2, queue_size=6, momentum=0.9, dup_rate=0.5)
+
+
+def _weights(path):
+    from safetensors.torch import load_file
+    return load_file(str(Path(path) / "model.safetensors"))
+
+
+def _esimcse_interrupted_then_resumed(tmp_path):
+    "ESimCSE straight (a/), and interrupted after its step-4 checkpoint then resumed (b/); returns the resume call."
+    import itertools
+    from sembed.train import TrainConfig, train
+    count = lambda start=0: (lambda c: (lambda enc: float(next(c))))(itertools.count(start))   # rising dev score
+    train(TrainConfig(**ES_CFG), tmp_path / "a", encoder=tiny_encoder("cls_before_pooler"), examples=SENTS, dev_eval=count(), progress=False)
+    calls = itertools.count()
+    def interrupt(enc):
+        if next(calls) == 2: raise KeyboardInterrupt   # at step 6, after the step-4 checkpoint
+        return 0.0
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(**ES_CFG), tmp_path / "b", encoder=tiny_encoder("cls_before_pooler"), examples=SENTS, dev_eval=interrupt, progress=False)
+    return lambda: train(TrainConfig(**ES_CFG), tmp_path / "b", encoder=tiny_encoder("cls_before_pooler", seed=99), examples=SENTS,
+                         dev_eval=count(100), progress=False)
+
+
+def test_esimcse_resume_gives_the_same_final_weights(tmp_path):
+    "Interrupted and resumed ESimCSE = uninterrupted ESimCSE, bit for bit: the queue and momentum encoder are checkpointed."
+    resume = _esimcse_interrupted_then_resumed(tmp_path)
+    ck = torch.load(tmp_path / "b.ckpt" / "last.pt", weights_only=False)
+    assert int(ck["objective"]["filled"]) == 6 and ck["objective"]["queue"].abs().sum() > 0
+    assert any(k.startswith("momentum_net.") for k in ck["objective"])
+    resume()
+    wa, wb = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert (tmp_path / "a" / "train_loss.csv").read_text() == (tmp_path / "b" / "train_loss.csv").read_text()
+
+
+def test_esimcse_resume_check_can_fail(tmp_path, monkeypatch):
+    "The check above can fail: resuming with a fresh queue and momentum encoder changes the final weights."
+    import sembed.train as T
+    resume = _esimcse_interrupted_then_resumed(tmp_path)
+    orig = T._Run._load_weights
+    monkeypatch.setattr(T._Run, "_load_weights", lambda self, ck: orig(self, {**ck, "objective": self.objective.state_dict()}))
+    resume()
+    wa, wb = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert any(not torch.equal(wa[k], wb[k]) for k in wa)
+
+
+@pytest.mark.parametrize("bad,msg", [({"queue_size": 0}, "field queue_size: bad value 0"),
+                                     ({"queue_size": -3}, "field queue_size: bad value -3"),
+                                     ({"momentum": 1.5}, "field momentum: bad value 1.5")])
+def test_esimcse_bad_settings_exit_2_before_work(tmp_path, capsys, bad, msg):
+    import yaml
+    from sembed.cli import main
+    params = {"scale": "smoke", "experiments": {"x": {"method": "esimcse", "scales": {"smoke": {
+        "model": "minilm-l6", "data": "snli-devtest-sentences", **bad}}}}}
+    _write(tmp_path / "params.yaml", yaml.safe_dump(params))
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--experiment", "x", "--params", str(tmp_path / "params.yaml"), "--data", str(tmp_path / "data"),
+              "--out", str(tmp_path / "models" / "x"), "--results", str(tmp_path / "results")])
+    assert e.value.code == 2
+    err = [l for l in capsys.readouterr().err.strip().splitlines() if l.strip()]
+    assert len(err) == 1 and msg in err[0], err
+    assert not (tmp_path / "models").exists() and not (tmp_path / "results").exists()
