@@ -240,3 +240,29 @@ def test_prompting_reports_show_rows_selections_and_claims(repro):
                 assert best["chosen"] and all(sel["choice"][k] == best[k] for k in sel["choice"]), rid
         verdicts = [p.get_text(" ") for p in soup.find_all("p") if "Verdict on our rows" in p.get_text()]
         assert verdicts and all("holds on" in v for v in verdicts), (paper, verdicts)
+
+
+@pytest.mark.slow
+def test_training_paper_reports_show_smoke_rows_curves_and_geometry(repro):
+    "The SBERT / CoSENT / AnglE / ESimCSE reports, as `dvc repro` rendered them: the smoke banner, every row's 7-task "
+    "average before and after training, the training curves and the alignment / uniformity of both rows on STS-B test."
+    from bs4 import BeautifulSoup
+    from sembed.core import load_params
+    exps = load_params(ROOT / "params.yaml")["experiments"]
+    for paper in ("sbert", "cosent", "angle", "esimcse"):
+        rows = [k for k, v in exps.items() if v.get("paper") == paper]
+        trained = [k for k in rows if exps[k]["method"] != "pooler"]
+        assert len(rows) == 2 and len(trained) == 1, (paper, rows)
+        soup = BeautifulSoup((ROOT / f"reports/{paper}.html").read_text(), "html.parser")
+        text = soup.get_text(" ")
+        assert "smoke run — not a replication" in text, paper
+        assert "Training loss" in text or soup.find(string=lambda s: s and "Training" in s), paper
+        for rid in rows:
+            r = json.loads((ROOT / f"results/{rid}.json").read_text())
+            assert r["model"] == "minilm-l6" and len(r["tasks"]) == 7, rid
+            assert f"{r['avg']:.2f}" in text, rid
+            assert r["geometry"]["split"] == "test" and f"{r['geometry']['alignment']:.4f}" in text, rid
+        t = trained[0]
+        assert exps[t]["baseline"] in rows
+        loss = (ROOT / f"results/{t}.train_loss.csv").read_text().splitlines()
+        assert loss[0] == "step,loss,lr" and len(loss) >= 3, t
