@@ -189,3 +189,51 @@ def test_esimcse_bad_settings_exit_2_before_work(tmp_path, capsys, bad, msg):
     err = [l for l in capsys.readouterr().err.strip().splitlines() if l.strip()]
     assert len(err) == 1 and msg in err[0], err
     assert not (tmp_path / "models").exists() and not (tmp_path / "results").exists()
+
+
+# --- DDP: SBERT's classifier lives in the objective, outside the DDP-wrapped net: its gradients are averaged too ----
+
+SB_CFG = dict(method="sbert-nli", batch_size=4, max_steps=3, learning_rate=1e-1, adam_epsilon=1.0, log_steps=1, seed=1,
+              save_steps=0, eval_steps=0, max_grad_norm=0.0)
+SB_PAIRS = [(SENTS[i], SENTS[(i + 3) % 16], ("entailment", "neutral", "contradiction")[i % 3]) for i in range(16)]
+
+
+def _sbert_ddp_worker(rank, world, port, out, average=True):
+    import os
+    import torch.distributed as dist
+    import sembed.train as T
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank))
+    torch.set_num_threads(1)
+    if not average: T._average_grads = lambda params, ws: None   # the bug the test must catch
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        T.train(T.TrainConfig(**SB_CFG), out, encoder=tiny_encoder("avg", dropout=0.0), examples=SB_PAIRS, progress=False)
+    finally:
+        dist.destroy_process_group()
+
+
+def _sbert_one_and_two(tmp_path, average=True):
+    import socket
+    import torch.multiprocessing as mp
+    from sembed.train import TrainConfig, train
+    train(TrainConfig(**SB_CFG), tmp_path / "one", encoder=tiny_encoder("avg", dropout=0.0), examples=SB_PAIRS, progress=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
+    mp.start_processes(_sbert_ddp_worker, args=(2, port, str(tmp_path / "two"), average), nprocs=2, join=True, start_method="spawn")
+    w1, w2 = _weights(tmp_path / "one"), _weights(tmp_path / "two")
+    w0 = tiny_encoder("avg", dropout=0.0).model.state_dict()
+    return w1, w2, max((w1[k] - w0[k]).abs().max().item() for k in w1)
+
+
+def test_sbert_ddp_matches_single_process(tmp_path):
+    "2 gloo processes = 1 process for SBERT: the objective's classifier gradients are averaged across processes."
+    from _tol import assert_all_close_rel
+    w1, w2, moved = _sbert_one_and_two(tmp_path)
+    assert moved > 1e-4
+    assert_all_close_rel(w2, w1, rel=1e-5, scale=moved, what="SBERT weights after 3 steps, 2 processes vs 1")
+
+
+def test_sbert_ddp_check_can_fail(tmp_path):
+    "Without the objective's gradient averaging the 2-process weights differ beyond the tolerance above."
+    w1, w2, moved = _sbert_one_and_two(tmp_path, average=False)
+    assert max((w2[k] - w1[k]).abs().max().item() for k in w1) > 1e-5 * moved
