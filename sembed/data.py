@@ -43,7 +43,7 @@ def senteval_files():
     for task, subsets in STS_SUBSETS.items():
         for s in subsets: fs += [f"STS/{task}-en-test/STS.input.{s}.txt", f"STS/{task}-en-test/STS.gs.{s}.txt"]
     fs += [f"STS/STSBenchmark/sts-{sp}.csv" for sp in ("train", "dev", "test")]
-    fs += ["SICK/SICK_trial.txt", "SICK/SICK_test_annotated.txt"]
+    fs += ["SICK/SICK_train.txt", "SICK/SICK_trial.txt", "SICK/SICK_test_annotated.txt"]
     fs += [f"SNLI/{p}.{sp}" for sp in ("dev", "test") for p in ("s1", "s2", "labels")]
     fs += TRANSFER_FILES
     return fs
@@ -267,7 +267,7 @@ def sts_paths(task,               # one of `STS_TASKS`
     "The files `load_sts` reads for one task: {subset: path or (input, gold) paths}."
     if task not in STS_TASKS: fail(f"unknown STS task {task!r} (known: {', '.join(STS_TASKS)})")
     if protocol not in PROTOCOLS: fail(f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOLS)})")
-    if split not in SPLITS and (task, split) != ("STS-B", "train"):  # STS-B train: alignment/uniformity only
+    if split not in SPLITS and (task, split) not in (("STS-B", "train"), ("SICK-R", "train")):  # train splits: training corpora, alignment/uniformity
         fail(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
     root = Path(root)
     if protocol == "mteb":
@@ -279,7 +279,7 @@ def sts_paths(task,               # one of `STS_TASKS`
         d = sts / f"{task}-en-test"
         return {s: (d / f"STS.input.{s}.txt", d / f"STS.gs.{s}.txt") for s in STS_SUBSETS[task]}
     if task == "STS-B": return {split: sts / "STSBenchmark" / f"sts-{split}.csv"}
-    return {split: root / "senteval" / "downstream" / "SICK" / ("SICK_trial.txt" if split == "dev" else "SICK_test_annotated.txt")}
+    return {split: root / "senteval" / "downstream" / "SICK" / {"train": "SICK_train.txt", "dev": "SICK_trial.txt", "test": "SICK_test_annotated.txt"}[split]}
 
 def load_sts(task,                # one of `STS_TASKS`
              protocol="senteval",  # "senteval" or "mteb"

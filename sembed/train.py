@@ -115,6 +115,9 @@ def length_chunks(features: dict,  # tokenized batch (padded to the longest row)
                   left_padded=False):
     "Split a padded batch into `n` length-sorted chunks trimmed to their own longest row; returns (chunks, inverse order)."
     lengths = features["attention_mask"].sum(1)
+    if n <= 1:   # one chunk: keep the batch order (a method may rely on it, e.g. ConSERT's per-view augmentations)
+        L = int(lengths.max())
+        return [{k: (v[:, -L:] if left_padded else v[:, :L]) for k, v in features.items()}], torch.arange(len(lengths))
     order = torch.argsort(lengths, stable=True)
     chunks = []
     for idx in order.chunk(max(1, min(n, len(order)))):

@@ -244,12 +244,12 @@ def test_prompting_reports_show_rows_selections_and_claims(repro):
 
 @pytest.mark.slow
 def test_training_paper_reports_show_smoke_rows_curves_and_geometry(repro):
-    "The SBERT / CoSENT / AnglE / ESimCSE reports, as `dvc repro` rendered them: the smoke banner, every row's 7-task "
+    "The SBERT / CoSENT / AnglE / ESimCSE / ConSERT reports, as `dvc repro` rendered them: the smoke banner, every row's 7-task "
     "average before and after training, the training curves and the alignment / uniformity of both rows on STS-B test."
     from bs4 import BeautifulSoup
     from sembed.core import load_params
     exps = load_params(ROOT / "params.yaml")["experiments"]
-    for paper in ("sbert", "cosent", "angle", "esimcse"):
+    for paper in ("sbert", "cosent", "angle", "esimcse", "consert"):
         rows = [k for k, v in exps.items() if v.get("paper") == paper]
         trained = [k for k in rows if exps[k]["method"] != "pooler"]
         assert len(rows) == 2 and len(trained) == 1, (paper, rows)

@@ -237,3 +237,16 @@ def test_sbert_ddp_check_can_fail(tmp_path):
     "Without the objective's gradient averaging the 2-process weights differ beyond the tolerance above."
     w1, w2, moved = _sbert_one_and_two(tmp_path, average=False)
     assert max((w2[k] - w1[k]).abs().max().item() for k in w1) > 1e-5 * moved
+
+
+def test_consert_trains_with_its_augmentations_and_is_seeded(tmp_path):
+    "ConSERT through the trainer on a tiny model: the augmented views change the loss (vs no augmentation), runs repeat exactly."
+    from sembed.train import TrainConfig, train
+    def run(name, **kw):
+        cfg = TrainConfig(method="consert", length_buckets=1, batch_size=4, max_steps=3, learning_rate=1e-3, eval_steps=0,
+                          save_steps=0, log_steps=1, **kw)
+        train(cfg, tmp_path / name, encoder=tiny_encoder("avg"), examples=SENTS, progress=False)
+        return (tmp_path / name / "train_loss.csv").read_text()
+    a, b, plain = run("a"), run("b"), run("plain", views=["none", "none"])
+    assert a == b
+    assert a != plain          # with dropout off, "none"/"none" views are identical: the loss differs from the augmented one
