@@ -91,10 +91,15 @@ def experiment(params: dict,          # the parsed params.yaml
     m = get_method(spec.method, f"params.yaml: experiments.{exp_id}: method")
     if spec.paper is not None and m.paper is not None and spec.paper != m.paper:
         fail(f"params.yaml: experiments.{exp_id}: paper '{spec.paper}' but method '{m.name}' belongs to '{m.paper}'")
+    s, src = scale_settings(spec, exp_id, scale)
+    if "geometry" in s:   # a scale may measure the geometry differently (e.g. smoke: STS-B test only, the cheap split)
+        geo = s.pop("geometry")
+        if not (isinstance(geo, bool) or geo in ("all", "train", "dev", "test")):
+            fail(f"{src}: field geometry: bad value {geo!r} (true, false, or one STS-B split: all, train, dev, test)")
+        spec = spec.model_copy(update={"geometry": geo})
     for flag in ("geometry", "isotropy"):
         if getattr(spec, flag) and m.fit_task is not None:
             fail(f"params.yaml: experiments.{exp_id}: {flag}: method '{m.name}' is fitted on each evaluated task, so it has no single embedding space to measure")
-    s, src = scale_settings(spec, exp_id, scale)
     model, compare, data, tasks = s.pop("model", None), s.pop("compare", None), s.pop("data", None), s.pop("tasks", None)
     if tasks is not None:
         from sembed.data import STS_TASKS

@@ -250,3 +250,15 @@ def test_consert_trains_with_its_augmentations_and_is_seeded(tmp_path):
     a, b, plain = run("a"), run("b"), run("plain", views=["none", "none"])
     assert a == b
     assert a != plain          # with dropout off, "none"/"none" views are identical: the loss differs from the augmented one
+
+
+def test_a_scale_may_override_the_geometry_split():
+    "`geometry` in a scale's settings overrides the row's (smoke: STS-B test; paper: the whole of STS-B); bad values refused."
+    from sembed.experiments import get_experiment
+    row = {"method": "pooler", "geometry": True, "scales": {"smoke": {"model": "minilm-l6", "geometry": "test"}, "paper": {"model": "minilm-l6"}}}
+    params = {"scale": "smoke", "experiments": {"x": row}}
+    assert get_experiment(params, "x").spec.geometry == "test"
+    assert get_experiment({**params, "scale": "paper"}, "x").spec.geometry is True
+    bad = {"scale": "smoke", "experiments": {"x": {**row, "scales": {"smoke": {"model": "minilm-l6", "geometry": "val"}}}}}
+    with pytest.raises(SembedError, match=r"scales.smoke: field geometry: bad value 'val' \(true, false, or one STS-B split"):
+        get_experiment(bad, "x")
