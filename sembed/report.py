@@ -621,7 +621,7 @@ def smoke_note(data: dict) -> str:
 
 FRAGMENTS = {
     "header": """<h1>Replication report: {{ paper.title }}</h1>
-<p>{{ paper.authors | join(", ") }}. {{ paper.venue }}, {% if paper.arxiv %}arXiv {{ paper.arxiv }}{% else %}{{ paper.url }}{% endif %}{% if paper.version is defined and paper.version %}, {{ paper.version }}{% endif %}.</p>
+<p>{{ paper.authors | join(", ") }}. {{ paper.venue }}, {% if paper.arxiv is defined and paper.arxiv %}arXiv {{ paper.arxiv }}{% else %}{{ paper.url }}{% endif %}{% if paper.version is defined and paper.version %}, {{ paper.version }}{% endif %}.</p>
 {% if not is_replication %}<div class="smoke-banner" style="border:3px solid #c00;background:#fee;color:#900;padding:10px;font-size:1.3em;font-weight:bold;margin:8px 0">{{ banner }}</div>
 <p class="smoke-note">{{ note }}</p>{% endif %}
 {% for s in stale %}<div class="stale" style="border:2px solid #c60;background:#fff4e5;padding:6px;margin:4px 0">stale: {{ s }}</div>{% endfor %}""",
