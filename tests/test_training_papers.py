@@ -102,23 +102,27 @@ def test_unknown_label_is_refused_before_training(tmp_path, method):
     assert not (tmp_path / "out").exists()
 
 
-def test_cli_bad_label_exits_2_and_writes_nothing(tmp_path, capsys, data_dir):
-    "`sembed train` on a corpus file with a label outside entailment/neutral/contradiction: one line, exit 2, no folder."
+def _train_cli_refuses(tmp_path, capsys, row, msg):
+    "`sembed train` of params row `row` (as experiment x): exit 2, one line containing `msg`, no model or results folder."
     import yaml
     from sembed.cli import main
-    (tmp_path / "data" / "train").mkdir(parents=True)
-    (tmp_path / "data" / "senteval").symlink_to(data_dir / "senteval")
-    _write(tmp_path / "data" / "train" / "snli-devtest-pairs.csv", "sentence1,sentence2,label\nA man.,A person.,entailment\nA dog.,A cat.,2\n")
-    params = {"scale": "smoke", "experiments": {"x": {"method": "cosent", "scales": {"smoke": {
-        "model": "minilm-l6", "data": "snli-devtest-pairs", "batch_size": 1, "max_steps": 1}}}}}
-    _write(tmp_path / "params.yaml", yaml.safe_dump(params))
+    _write(tmp_path / "params.yaml", yaml.safe_dump({"scale": "smoke", "experiments": {"x": row}}))
     with pytest.raises(SystemExit) as e:
         main(["train", "--experiment", "x", "--params", str(tmp_path / "params.yaml"), "--data", str(tmp_path / "data"),
               "--out", str(tmp_path / "models" / "x"), "--results", str(tmp_path / "results")])
     assert e.value.code == 2
     err = [l for l in capsys.readouterr().err.strip().splitlines() if l.strip()]
-    assert len(err) == 1 and "line 3: label: unknown value '2'" in err[0], err
+    assert len(err) == 1 and msg in err[0], err
     assert not (tmp_path / "models").exists() and not (tmp_path / "results").exists()
+
+
+def test_cli_bad_label_exits_2_and_writes_nothing(tmp_path, capsys, data_dir):
+    "`sembed train` on a corpus file with a label outside entailment/neutral/contradiction: one line, exit 2, no folder."
+    (tmp_path / "data" / "train").mkdir(parents=True)
+    (tmp_path / "data" / "senteval").symlink_to(data_dir / "senteval")
+    _write(tmp_path / "data" / "train" / "snli-devtest-pairs.csv", "sentence1,sentence2,label\nA man.,A person.,entailment\nA dog.,A cat.,2\n")
+    _train_cli_refuses(tmp_path, capsys, {"method": "cosent", "scales": {"smoke": {
+        "model": "minilm-l6", "data": "snli-devtest-pairs", "batch_size": 1, "max_steps": 1}}}, "line 3: label: unknown value '2'")
 
 
 # --- ESimCSE: an objective with extra state (a momentum encoder and a queue) resumes exactly -------------------
@@ -177,18 +181,8 @@ def test_esimcse_resume_check_can_fail(tmp_path, monkeypatch):
                                      ({"queue_size": -3}, "field queue_size: bad value -3"),
                                      ({"momentum": 1.5}, "field momentum: bad value 1.5")])
 def test_esimcse_bad_settings_exit_2_before_work(tmp_path, capsys, bad, msg):
-    import yaml
-    from sembed.cli import main
-    params = {"scale": "smoke", "experiments": {"x": {"method": "esimcse", "scales": {"smoke": {
-        "model": "minilm-l6", "data": "snli-devtest-sentences", **bad}}}}}
-    _write(tmp_path / "params.yaml", yaml.safe_dump(params))
-    with pytest.raises(SystemExit) as e:
-        main(["train", "--experiment", "x", "--params", str(tmp_path / "params.yaml"), "--data", str(tmp_path / "data"),
-              "--out", str(tmp_path / "models" / "x"), "--results", str(tmp_path / "results")])
-    assert e.value.code == 2
-    err = [l for l in capsys.readouterr().err.strip().splitlines() if l.strip()]
-    assert len(err) == 1 and msg in err[0], err
-    assert not (tmp_path / "models").exists() and not (tmp_path / "results").exists()
+    _train_cli_refuses(tmp_path, capsys, {"method": "esimcse", "scales": {"smoke": {
+        "model": "minilm-l6", "data": "snli-devtest-sentences", **bad}}}, msg)
 
 
 # --- DDP: SBERT's classifier lives in the objective, outside the DDP-wrapped net: its gradients are averaged too ----
