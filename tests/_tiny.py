@@ -30,3 +30,9 @@ SENTS = ["a man is playing a guitar .", "a woman is slicing an onion .", "two do
          "an old man reads a newspaper .", "people are dancing at a wedding .", "a bird sits on a wire .",
          "the train arrives at the station .", "a girl paints a picture of a horse .", "rain falls on the city .",
          "a chef chops vegetables quickly ."]
+
+
+def saved_weights(path):
+    "The state dict of a saved model folder's model.safetensors."
+    from safetensors.torch import load_file
+    return load_file(str(Path(path) / "model.safetensors"))

@@ -216,18 +216,23 @@ def test_training_free_reports_show_sweeps_claims_and_isotropy(repro):
                 assert f"{json.loads((ROOT / f'results/{b}.json').read_text())['isotropy']['isoscore']:.4f}" in iso, b
 
 
+def _paper_report(paper, exps):
+    "The params rows of `paper` and its rendered report (BeautifulSoup, page text), as `dvc repro` wrote it."
+    from bs4 import BeautifulSoup
+    rows = [k for k, v in exps.items() if v.get("paper") == paper]
+    soup = BeautifulSoup((ROOT / f"reports/{paper}.html").read_text(), "html.parser")
+    return rows, soup, soup.get_text(" ")
+
+
 def test_prompting_reports_show_rows_selections_and_claims(repro):
     "The five LLM prompting reports, as `dvc repro` rendered them: every SmolLM2 row's STS-B test score, the claims with "
     "computed verdicts; the Contrastive Prompting / Token Prepending rows chose their settings on a STS-B dev sample (best finite score)."
     import math
-    from bs4 import BeautifulSoup
     from sembed.core import load_params
     exps = load_params(ROOT / "params.yaml")["experiments"]
     for paper in ("prompteol", "pretended-cot", "metaeol", "contrastive-prompting", "token-prepending"):
-        rows = [k for k, v in exps.items() if v.get("paper") == paper]
+        rows, soup, text = _paper_report(paper, exps)
         assert rows, paper
-        soup = BeautifulSoup((ROOT / f"reports/{paper}.html").read_text(), "html.parser")
-        text = soup.get_text(" ")
         for rid in rows:
             r = json.loads((ROOT / f"results/{rid}.json").read_text())
             assert r["model"] == "smollm2-135m" and list(r["tasks"]) == ["STS-B"] and r["tasks"]["STS-B"]["n"] == 1379, rid
@@ -246,15 +251,12 @@ def test_prompting_reports_show_rows_selections_and_claims(repro):
 def test_training_paper_reports_show_smoke_rows_curves_and_geometry(repro):
     "The SBERT / CoSENT / AnglE / ESimCSE / ConSERT reports, as `dvc repro` rendered them: the smoke banner, every row's 7-task "
     "average before and after training, the training curves and the alignment / uniformity of both rows on STS-B test."
-    from bs4 import BeautifulSoup
     from sembed.core import load_params
     exps = load_params(ROOT / "params.yaml")["experiments"]
     for paper in ("sbert", "cosent", "angle", "esimcse", "consert"):
-        rows = [k for k, v in exps.items() if v.get("paper") == paper]
+        rows, soup, text = _paper_report(paper, exps)
         trained = [k for k in rows if exps[k]["method"] != "pooler"]
         assert len(rows) == 2 and len(trained) == 1, (paper, rows)
-        soup = BeautifulSoup((ROOT / f"reports/{paper}.html").read_text(), "html.parser")
-        text = soup.get_text(" ")
         assert "smoke run — not a replication" in text, paper
         assert "Training loss" in text or soup.find(string=lambda s: s and "Training" in s), paper
         for rid in rows:

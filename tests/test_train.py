@@ -5,13 +5,11 @@ import numpy as np, pytest, torch
 import torch.multiprocessing as mp
 from sembed.core import SembedError
 from sembed.train import TrainConfig, train
-from _tiny import SENTS, tiny_encoder
+from _tiny import SENTS, saved_weights, tiny_encoder
 from _tol import assert_all_close_rel, assert_close_rel
 
 
-def _weights(path):
-    from safetensors.torch import load_file
-    return load_file(str(Path(path) / "model.safetensors"))
+_weights = saved_weights
 
 
 def _counter_eval(start=0):

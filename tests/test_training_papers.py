@@ -127,15 +127,13 @@ def test_cli_bad_label_exits_2_and_writes_nothing(tmp_path, capsys, data_dir):
 
 # --- ESimCSE: an objective with extra state (a momentum encoder and a queue) resumes exactly -------------------
 
-from _tiny import SENTS  # noqa: E402
+from _tiny import SENTS, saved_weights  # noqa: E402
 
 ES_CFG = dict(method="esimcse", batch_size=4, max_steps=8, learning_rate=1e-3, eval_steps=2, save_steps=2, log_steps=1,
               seed=3, warmup_steps=2, queue_size=6, momentum=0.9, dup_rate=0.5)
 
 
-def _weights(path):
-    from safetensors.torch import load_file
-    return load_file(str(Path(path) / "model.safetensors"))
+_weights = saved_weights
 
 
 def _esimcse_interrupted_then_resumed(tmp_path):
