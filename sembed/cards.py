@@ -111,6 +111,10 @@ def card_body(info: dict,             # sembed.json of the model folder
                 _table(tt + ["avg"], [[_fmt(transfer["tasks"][t]["acc"]) for t in tt] + [_fmt(transfer.get("avg"))]])]
         if "MRPC" in transfer["tasks"] and "f1" in transfer["tasks"]["MRPC"]:
             out.append(f"\nMRPC F1: {_fmt(transfer['tasks']['MRPC']['f1'])}")
+        cap = (transfer.get("provenance") or {}).get("max_train")
+        if cap is not None:
+            out.append(f"\nNot SentEval's full protocol: each task's training examples are a stratified sample of at most {cap:,}; "
+                       "test sets are whole.")
         out.append("")
     prov = result.get("provenance") or {}
     rows = [("scale", scale), ("base model", base), ("training data", settings.get("data", "?")),

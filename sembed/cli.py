@@ -119,8 +119,9 @@ def _eval_transfer(a, out):
     ts = transfer_settings(params)
     if a.experiment:
         from sembed.experiments import evaluate_transfer_row, get_experiment
-        res = evaluate_transfer_row(get_experiment(params, a.experiment, a.data), data_root=a.data, models=a.models,
-                                    batch_size=a.batch_size, out=out, tasks=tasks, kfold=ts.kfold, seed=ts.seed)
+        exp = get_experiment(params, a.experiment, a.data)
+        res = evaluate_transfer_row(exp, data_root=a.data, models=a.models, batch_size=a.batch_size, out=out, tasks=tasks,
+                                    kfold=ts.kfold, seed=ts.seed, max_train=ts.max_train.get(exp.scale))
         print(format_result(res)); return
     from sembed.evaluate import make_result
     _check_model(a)

@@ -166,11 +166,15 @@ class TransferSettings(BaseModel):
     kfold: int = 10                 # SentEval's default k (cross-validation folds)
     seed: int = 1111                # SentEval's default seed
     experiments: list[str] = []     # experiment ids with a transfer@<id> stage
+    max_train: dict[str, int] = {}  # per scale: cap on each task's training examples (stratified sample); absent = SentEval's whole sets
 
 def transfer_settings(params: dict) -> TransferSettings:
     "The validated `transfer` section of `params` (defaults when absent)."
     s = validate(TransferSettings, params.get("transfer") or {}, "params.yaml: transfer")
     if s.kfold < 2: fail(f"params.yaml: transfer: field kfold: bad value {s.kfold} (an integer >= 2)")
+    for sc, cap in s.max_train.items():
+        if sc not in SCALES: fail(f"params.yaml: transfer: field max_train: unknown scale '{sc}' (known: {', '.join(SCALES)})")
+        if cap < 2: fail(f"params.yaml: transfer: field max_train.{sc}: bad value {cap} (an integer >= 2)")
     return s
 
 def get_experiment(params: dict, exp_id: str, data_root="data") -> Experiment:
@@ -424,7 +428,8 @@ def sweep(exp: Experiment, ctx, tasks, split="test", data_root="data", models="m
 def evaluate_transfer_row(exp: Experiment, data_root="data", models="models", batch_size=64, out=None, tasks=None,
                           kfold=10,      # SentEval's folds (MR, CR, SUBJ, MPQA outer and inner; TREC/MRPC validation)
                           seed=1111,     # SentEval's default seed (folds, classifier)
-                          n_jobs=None):  # classifier fits in parallel (results do not depend on it)
+                          n_jobs=None,   # classifier fits in parallel (results do not depend on it)
+                          max_train=None): # cap on each task's training examples (`sembed.transfer.cap_examples`); None: SentEval's whole sets
     "Score row `exp` on the SentEval transfer tasks; returns the result dict (written atomically to `out` if given)."
     from sembed.evaluate import make_result
     from sembed.transfer import TRANSFER_TASKS, evaluate_transfer, load_transfer
@@ -436,12 +441,12 @@ def evaluate_transfer_row(exp: Experiment, data_root="data", models="models", ba
     for t in tasks: load_transfer(t, root=data_root)   # every file present and well-formed: fail before encoding
     # the ~120k transfer sentences are cached for the requested pooler only (rows on one model share them)
     encode, pooler = embed_fn(exp, data_root, models, batch_size, cache="requested")
-    res = evaluate_transfer(encode, tasks=tasks, root=data_root, kfold=kfold, seed=seed, n_jobs=n_jobs,
+    res = evaluate_transfer(encode, tasks=tasks, root=data_root, kfold=kfold, seed=seed, n_jobs=n_jobs, max_train=max_train,
                             adapt=task_adapter(exp, models))   # a per-task transform is fitted on each transfer task's sentences
     settings = {"experiment": exp.id, "settings": exp.settings, "protocol": "transfer", "tasks": tasks, "kfold": kfold,
-                "seed": seed, "batch_size": batch_size}
+                "seed": seed, "batch_size": batch_size, **({"max_train": max_train} if max_train is not None else {})}
     r = make_result(res, exp.model, pooler, seed=seed, params_hash=sha256_json(settings), batch_size=batch_size, scale=exp.scale,
-                    kfold=kfold)
+                    kfold=kfold, **({"max_train": max_train} if max_train is not None else {}))
     r = {"experiment": exp.id, "paper": exp.paper, "method": exp.method.name, "kind": exp.kind, "scale": exp.scale,
          "compare": exp.compare, **r}
     if out is not None: write_json(out, r)

@@ -656,7 +656,13 @@ def transfer_html(data: dict) -> str:
     "The transfer table (class 'transfer'), or a sentence saying no row was scored on the transfer tasks."
     df = transfer_table(data)
     if not len(df): return "<p class='transfer'>No transfer results yet (rows are listed in params.yaml <code>transfer.experiments</code>; run <code>dvc repro</code>).</p>"
-    return df.to_html(classes="transfer", na_rep="—", float_format=lambda v: f"{v:.2f}")
+    html = df.to_html(classes="transfer", na_rep="—", float_format=lambda v: f"{v:.2f}")
+    prov = [r["transfer_result"].get("provenance") or {} for r in data["experiments"].values() if r["transfer_result"] is not None]
+    for cap, seed in sorted({(p["max_train"], p.get("seed")) for p in prov if p.get("max_train") is not None}):
+        html += (f"<p class='transfer-note'><b>Not SentEval's full protocol:</b> at this scale each task's training examples "
+                 f"(the cross-validated set of MR, CR, SUBJ and MPQA) are a stratified sample of at most {cap:,} (seed {seed}); "
+                 "test sets are whole. SentEval, and the papers, train on the whole sets (scale <code>full</code>).</p>")
+    return html
 
 def geometry_html(data: dict) -> str:
     "The geometry table (class 'geometry'): four decimals."

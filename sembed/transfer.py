@@ -13,7 +13,8 @@ from .core import fail, progress as _progress
 __all__ = ['TRANSFER_TASKS', 'BINARY_FILES', 'SPLIT_FILES', 'TREC_CLASSES', 'MRPC_COLUMNS', 'TOY_CUES', 'TOY_TREC_CUES',
            'C_GRID_INNER', 'C_GRID_KFOLD', 'JOBS_ENV', 'CLASSIFIER', 'transfer_paths', 'read_sentences', 'read_sst',
            'read_trec', 'read_mrpc', 'load_transfer', 'write_toy_transfer', 'senteval_order', 'stratified_folds',
-           'resolve_jobs', 'inner_kfold', 'kfold_eval', 'split_eval', 'mrpc_features', 'evaluate_transfer']
+           'resolve_jobs', 'inner_kfold', 'kfold_eval', 'split_eval', 'mrpc_features', 'cap_examples',
+           'evaluate_transfer']
 
 # %% ../nbs/13_transfer.ipynb
 TRANSFER_TASKS = ["MR", "CR", "SUBJ", "MPQA", "SST2", "TREC", "MRPC"]
@@ -315,9 +316,30 @@ def _embedder(encode, sentences, task, adapt=None):
     pos = {s: i for i, s in enumerate(uniq)}
     return lambda sents: emb[[pos[s] for s in sents]]
 
-def _run_task(task, data, encode, kfold, seed, n_jobs, adapt=None):
-    "Embed one task's sentences and run its SentEval classifier."
-    base = {"classifier": CLASSIFIER}
+def cap_examples(y,          # labels of a task's training examples
+                 cap,        # keep at most this many (None: keep all)
+                 seed=1111): # the sample's seed
+    "Indices (in file order) of a stratified random sample of at most `cap` examples: every class keeps its share."
+    y = np.asarray(y)
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 2):
+        fail(f"max_train: bad value {cap!r} (an integer >= 2, or none)")
+    if cap is None or len(y) <= cap: return np.arange(len(y))
+    from sklearn.model_selection import train_test_split
+    keep, _ = train_test_split(np.arange(len(y)), train_size=int(cap), stratify=y, random_state=seed)
+    return np.sort(keep)
+
+def _capped(data, task, cap, seed):
+    "`data` with the training split (the cross-validated set of MR / CR / SUBJ / MPQA) cut to `cap` examples."
+    split = "all" if task in BINARY_FILES else "train"
+    *cols, y = data[split]
+    keep = cap_examples(y, cap, seed)
+    if len(keep) == len(y): return data, len(y)
+    return {**data, split: tuple([[c[i] for i in keep] for c in cols] + [np.asarray(y)[keep]])}, len(y)
+
+def _run_task(task, data, encode, kfold, seed, n_jobs, adapt=None, max_train=None):
+    "Embed one task's sentences (the training set sampled down to `max_train` if given) and run its SentEval classifier."
+    data, n_all = _capped(data, task, max_train, seed)
+    base = {"classifier": CLASSIFIER, **({"max_train": max_train, "ntrain_all": n_all} if max_train is not None else {})}
     if task in BINARY_FILES:
         sents, y = data["all"]
         emb = _embedder(encode, sents, task, adapt)
@@ -352,19 +374,22 @@ def evaluate_transfer(encode,        # callable: list of sentences -> array [N, 
                       seed=1111,     # folds and LogisticRegression's random_state (SentEval: 1111)
                       n_jobs=None,   # parallel fitting processes (default: $SEMBED_JOBS, else the CPUs)
                       progress=True,  # show a progress bar over the tasks
-                      adapt=None):    # optional (task, vectors of its distinct sentences) -> (vectors -> vectors): a transform fitted on each task
+                      adapt=None,     # optional (task, vectors of its distinct sentences) -> (vectors -> vectors): a transform fitted on each task
+                      max_train=None): # optional cap on each task's training examples (a stratified sample; `cap_examples`)
     "Score `encode` on SentEval's transfer tasks: {'protocol', 'split', 'tasks': {task: {'acc', 'devacc', ...}}, 'avg'}."
     tasks = list(TRANSFER_TASKS if tasks is None else [tasks] if isinstance(tasks, str) else tasks)
     if not tasks: fail("evaluate_transfer: tasks: empty list")
     for t in tasks: _check_task(t)
     if len(set(tasks)) != len(tasks): fail(f"evaluate_transfer: tasks: {next(t for t in tasks if tasks.count(t) > 1)!r} listed twice")
     kfold, n_jobs = _kfold(kfold), resolve_jobs(n_jobs)
+    cap_examples([], max_train)   # validates the cap before any work
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0: fail(f"seed: bad value {seed!r} (a non-negative integer)")
     data = {t: load_transfer(t, root) for t in tasks}
     results = {}
     bar = _progress(tasks, desc="transfer tasks", unit="task", disable=not progress)
     for t in bar:
         bar.set_postfix_str(t)
-        results[t] = _run_task(t, data[t], encode, kfold, int(seed), n_jobs, adapt)
+        results[t] = _run_task(t, data[t], encode, kfold, int(seed), n_jobs, adapt, max_train)
     return {"protocol": "transfer", "split": "test", "tasks": results,
-            "avg": float(np.mean([r["acc"] for r in results.values()])), "seed": int(seed), "kfold": kfold}
+            "avg": float(np.mean([r["acc"] for r in results.values()])), "seed": int(seed), "kfold": kfold,
+            **({"max_train": max_train} if max_train is not None else {})}

@@ -102,3 +102,10 @@ def test_bad_transfer_params_refused(toy, tmp_path):
     f = tmp_path / "params.yaml"; f.write_text("transfer:\n  kfold: 1\n")
     out = tmp_path / "r.json"
     assert_clean_failure(_eval(toy, out, params=f), "transfer", "kfold", out=out)
+
+
+@pytest.mark.parametrize("text,cause", [("max_train: {huge: 5000}", "unknown scale 'huge'"), ("max_train: {smoke: 1}", "max_train.smoke: bad value 1")])
+def test_bad_transfer_cap_refused(toy, tmp_path, text, cause):
+    f = tmp_path / "params.yaml"; f.write_text(f"transfer:\n  {text}\n")
+    out = tmp_path / "r.json"
+    assert_clean_failure(_eval(toy, out, params=f), "transfer", cause, out=out)

@@ -118,6 +118,7 @@ def test_real_report(repro, tmp_path):
         assert row in transfer, row
     tr = json.loads((ROOT / "results/simcse-sup.transfer.json").read_text())
     assert f"{tr['avg']:.2f}" in transfer and "89.25" in transfer  # ours from the pipeline, the paper's sup-SimCSE CR
+    assert "stratified sample of at most 5,000" in soup.select_one(".transfer-note").get_text()   # the smoke cap, said
     from test_report import CHROMIUM, _chromium
     if CHROMIUM is None: pytest.skip("chromium not installed (apt-get install -y chromium)")
     assert _chromium(html.as_uri(), tmp_path / "simcse.png", tmp_path / "u") == []
@@ -148,6 +149,10 @@ def test_transfer_results(repro):
         assert all(50 < a <= 100 for a in accs), accs     # every task well above chance for a trained sentence encoder
         assert abs(res["avg"] - sum(accs) / len(accs)) < 1e-6 and 0 < res["tasks"]["MRPC"]["f1"] <= 100
         assert res["provenance"]["git_commit"] and res["provenance"]["seed"] == 1111
+        from sembed.core import load_params
+        cap = load_params(ROOT / "params.yaml")["transfer"]["max_train"]["smoke"]   # smoke samples the training sets
+        assert res["provenance"]["max_train"] == cap and all(v["ntrain"] <= cap for v in res["tasks"].values())
+        assert res["tasks"]["SST2"]["ntrain_all"] == 67349 and res["tasks"]["SST2"]["n"] == 1821   # test sets whole
 
 
 @pytest.mark.slow
