@@ -1,7 +1,8 @@
 """Benchmark (not a test): training speed of sembed's labelled-pair objectives vs sentence-transformers' same losses.
 
-For SBERT's softmax classifier (sentence-transformers `SoftmaxLoss`), CoSENT (`CoSENTLoss`) and AnglE's angle term
-(`AnglELoss`; sembed's `angle` method with w_cosine = w_ibn = 0): same model (all-MiniLM-L6-v2 from the offline
+For SBERT's softmax classifier (sentence-transformers `SoftmaxLoss`), CoSENT (`CoSENTLoss`), AnglE's angle term
+(`AnglELoss`; sembed's `angle` method with w_cosine = w_ibn = 0) and 2D Matryoshka over that angle term
+(`Matryoshka2dLoss` with its defaults: one sampled layer and prefix per step, KL temperature 0.3): same model (all-MiniLM-L6-v2 from the offline
 package, mean pooling), same labelled SNLI dev pairs (read from the pipeline's `data/` folder), same batch size, max
 length and learning rate, on the same machine in one run:
 - sembed: `sembed.train.train` (one forward per batch over both columns, length-bucketed);
@@ -51,7 +52,10 @@ def bench_st(rows, loss_name, a, tmp):
     class Clock(TrainerCallback):
         def on_step_end(self, args, state, control, **kw): ends.append(time.perf_counter())
     a1, a2, lab = [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
-    if loss_name == "SoftmaxLoss":
+    if loss_name == "Matryoshka2dLoss":   # 2DMSE: the angle loss on Matryoshka prefixes of the last and one sampled layer, KL 0.3
+        ds = Dataset.from_dict({"sentence1": a1, "sentence2": a2, "score": [ORDINAL[l] for l in lab]})
+        loss = losses.Matryoshka2dLoss(model, losses.AnglELoss(model, scale=20.0), DIMS)
+    elif loss_name == "SoftmaxLoss":
         ds = Dataset.from_dict({"premise": a1, "hypothesis": a2, "label": [LABELS.index(l) for l in lab]})
         loss = losses.SoftmaxLoss(model, model.get_sentence_embedding_dimension(), num_labels=3)
     else:
@@ -65,11 +69,14 @@ def bench_st(rows, loss_name, a, tmp):
     return (len(ends) - 1) / (ends[-1] - ends[0])
 
 
+DIMS = [384, 256, 128, 64, 32, 16, 8]   # MiniLM's Matryoshka prefixes (as params.yaml's 2dmse-nli smoke row)
+ANGLE_ONLY = {"w_cosine": 0.0, "w_ibn": 0.0, "w_angle": 1.0, "angle_tau": 20.0, "neutral": 1.0, "entailment": 2.0, "contradiction": 0.0}
 CASES = [  # (name, sembed method, sembed options, sentence-transformers loss, drop neutral pairs)
     ("SBERT softmax", "sbert-nli", {}, "SoftmaxLoss", False),
     ("CoSENT", "cosent", {}, "CoSENTLoss", False),
     ("AnglE (angle term)", "angle", {"w_cosine": 0.0, "w_ibn": 0.0, "w_angle": 1.0, "angle_tau": 20.0, "neutral": 1.0,
                                      "entailment": 2.0, "contradiction": 0.0}, "AnglELoss", False),
+    ("2DMSE (angle term)", "2dmse", {**ANGLE_ONLY, "dims": DIMS}, "Matryoshka2dLoss", False),
 ]
 
 
@@ -79,12 +86,14 @@ def main():
     p.add_argument("--max-length", type=int, default=32); p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default=str(ROOT / "data"), help="data folder written by `sembed download` (dvc repro)")
     p.add_argument("--out", default="", help="optional JSON file for the numbers")
+    p.add_argument("--only", nargs="*", default=None, help="case names to run (default: all)")
     a = p.parse_args()
     import torch
     res = {"steps": a.steps, "batch_size": a.batch_size, "max_length": a.max_length, "device": "cpu",
            "torch_threads": torch.get_num_threads(), "losses": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for name, method, opts, st_loss, drop in CASES:
+            if a.only and name not in a.only: continue
             rows = pairs(a.data, (a.steps + 2) * a.batch_size, drop)
             st = bench_st(rows, st_loss, a, tmp)
             se = bench_sembed(rows, method, opts, a, tmp)

@@ -33,6 +33,7 @@ class ExperimentSpec(BaseModel):
     baseline: str | None = None                    # id of our row this one is measured against (e.g. the same model untransformed)
     isotropy: bool = False                         # also measure IsoScore and intrinsic dimension of the evaluated sentences' vectors
     sweep: dict[str, list] | None = None           # training-free rows: also score every combination of these option values
+    layer_grid: list[int] | None = None            # also score every (layer, first-d dimensions) for these d on STS-B test (sembed.matryoshka2d.layer_grid)
     scales: dict[Literal["smoke", "full", "paper"], dict]  # per-scale settings (smoke required)
 
 @dataclass
@@ -97,6 +98,13 @@ def experiment(params: dict,          # the parsed params.yaml
         if not (isinstance(geo, bool) or geo in ("all", "train", "dev", "test")):
             fail(f"{src}: field geometry: bad value {geo!r} (true, false, or one STS-B split: all, train, dev, test)")
         spec = spec.model_copy(update={"geometry": geo})
+    if "layer_grid" in s:   # a scale may grid other prefixes (its model's sizes)
+        grid = s.pop("layer_grid")
+        if grid is not None and not (isinstance(grid, list) and grid and all(isinstance(d, int) and not isinstance(d, bool) for d in grid)):
+            fail(f"{src}: field layer_grid: bad value {grid!r} (a list of dimension prefixes, or null)")
+        spec = spec.model_copy(update={"layer_grid": grid})
+    if spec.layer_grid is not None and (not spec.layer_grid or min(spec.layer_grid) < 1 or len(set(spec.layer_grid)) != len(spec.layer_grid)):
+        fail(f"params.yaml: experiments.{exp_id}: field layer_grid: bad value {spec.layer_grid!r} (distinct prefixes of at least 1 dimension)")
     for flag in ("geometry", "isotropy"):
         if getattr(spec, flag) and m.fit_task is not None:
             fail(f"params.yaml: experiments.{exp_id}: {flag}: method '{m.name}' is fitted on each evaluated task, so it has no single embedding space to measure")
@@ -384,6 +392,13 @@ def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, 
     ctx = None if exp.kind == "train" else EncodeContext(exp.model, exp.settings, data_root, batch_size)
     if ctx is not None: ctx.sweep = dict(exp.spec.sweep or {})
     encode, pooler = embed_fn(exp, data_root, models, batch_size, ctx=ctx)
+    if exp.spec.layer_grid:   # the grid's settings against the model, before any encoding
+        from sembed.matryoshka2d import layer_pooler
+        from sembed.encoders import SentenceEncoder
+        grid_enc = ctx.encoder if ctx is not None else SentenceEncoder.from_pretrained(str(Path(models) / exp.id))
+        layer_pooler(pooler, 1)
+        bad = [d for d in exp.spec.layer_grid if not 1 <= d <= grid_enc.hidden_size]
+        if bad: fail(f"params.yaml: experiments.{exp.id}: field layer_grid: dimension {bad[0]} outside 1..{grid_enc.hidden_size} (the model's size)")
     res = evaluate_sts(encode, protocol=exp.spec.protocol, tasks=tasks, split=split, root=data_root, adapt=task_adapter(exp, models))
     settings = {"experiment": exp.id, "settings": exp.settings, "protocol": exp.spec.protocol, "split": split, "tasks": tasks,
                 "batch_size": batch_size}
@@ -397,6 +412,9 @@ def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, 
         from sembed.geometry import isotropy
         r["isotropy"] = isotropy(encode(sts_sentences(tasks, exp.spec.protocol, split, data_root)), seed=exp.seed)
     if exp.spec.sweep: r["sweep"] = sweep(exp, ctx, tasks, split, data_root, models)
+    if exp.spec.layer_grid:
+        from sembed.matryoshka2d import layer_grid
+        r["layer_grid"] = layer_grid(grid_enc, pooler, exp.spec.layer_grid, protocol=exp.spec.protocol, root=data_root, batch_size=batch_size)
     if out is not None: write_json(out, r)
     return r
 

@@ -17,9 +17,10 @@ __all__ = ['SMOKE_BANNER', 'TEMPLATE', 'RESULTS', 'SYNTHETIC_NOTE', 'DIFF_FIELDS
            'transfer_table', 'provenance_rows', 'row_provenance', 'differences', 'plot_task_bars', 'plot_training',
            'plot_transfer', 'plot_geometry', 'geometry_table', 'baseline_table', 'plot_baseline_delta', 'baseline_html',
            'selections', 'plot_selection', 'sweeps', 'sweep_table', 'sweep_html', 'plot_sweep', 'isotropy_table',
-           'claims_table', 'claims_html', 'smoke_note', 'fragment', 'header_html', 'provenance_html', 'comparison_html',
-           'transfer_html', 'geometry_html', 'notebook_to_html', 'render_report', 'leaderboard_rows',
-           'leaderboard_frame', 'leaderboard_html', 'render_leaderboard']
+           'layer_grids', 'layer_grid_table', 'plot_layer_grids', 'claims_table', 'claims_html', 'smoke_note',
+           'fragment', 'header_html', 'provenance_html', 'comparison_html', 'transfer_html', 'geometry_html',
+           'notebook_to_html', 'render_report', 'leaderboard_rows', 'leaderboard_frame', 'leaderboard_html',
+           'render_leaderboard']
 
 # %% ../nbs/11_report.ipynb
 SMOKE_BANNER = "smoke run — not a replication"
@@ -105,7 +106,7 @@ def experiment_row(exp, paper: dict, root=".") -> dict:
             "train_loss": read_csv(f["train_loss"]) if exp.kind == "train" else None,
             "dev": read_csv(f["dev"]) if exp.kind == "train" else None,
             "train_summary": summary, "geometry": (res or {}).get("geometry"), "isotropy": (res or {}).get("isotropy"),
-            "sweep": (res or {}).get("sweep"),
+            "sweep": (res or {}).get("sweep"), "layer_grid": (res or {}).get("layer_grid"),
             "transfer_result": tr, "transfer_scores": scores_of(tr, ttasks, "acc"), "transfer_reported": trep,
             "baseline": b, "baseline_scores": scores_of(bres := read_json(result_files(root, b)["result"]) if b else None, paper["tasks"]),
             "baseline_model": (bres or {}).get("model"), "baseline_isotropy": (bres or {}).get("isotropy"),
@@ -560,6 +561,40 @@ def isotropy_table(data: dict):
                              "sentences": iso["n"]}
     df = pd.DataFrame.from_dict(rows, orient="index")
     return df.round({"IsoScore": 4, "TwoNN": 1, "MLE": 1}) if len(df) else df
+
+# %% ../nbs/11_report.ipynb
+def layer_grids(data: dict) -> dict:
+    "{row id: layer grid} for the rows whose result holds one."
+    return {k: r["layer_grid"] for k, r in data["experiments"].items() if r.get("layer_grid")}
+
+def layer_grid_table(g: dict):
+    "pandas DataFrame of one grid: a line per layer, a column per prefix (Spearman × 100)."
+    import pandas as pd
+    return pd.DataFrame(g["spearman"], index=pd.Index(g["layers"], name="layer"), columns=pd.Index(g["dims"], name="dims"))
+
+def plot_layer_grids(data: dict):
+    "Heatmaps of every row's layer × dimension grid, then (row − baseline) where the baseline has the same grid."
+    import matplotlib.pyplot as plt
+    grids, rows = layer_grids(data), data["experiments"]
+    panels = [(k, layer_grid_table(g), False) for k, g in grids.items()]   # row ids: the labels are too long for a panel
+    for k, g in grids.items():
+        b = rows[k].get("baseline")
+        if b in grids and grids[b]["dims"] == g["dims"] and grids[b]["layers"] == g["layers"]:
+            panels.append((f"{k} − {b}", layer_grid_table(g) - layer_grid_table(grids[b]), True))
+    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(4.6 * max(len(panels), 1), 3.6), squeeze=False)
+    for ax, (title, df, delta) in zip(axes[0], panels):
+        M = df.to_numpy(dtype=float)
+        lim = np.nanmax(np.abs(M)) if delta and np.isfinite(M).any() else None
+        im = ax.imshow(M, cmap="RdBu" if delta else "viridis", aspect="auto", vmin=-lim if lim else None, vmax=lim)
+        for (i, j), x in np.ndenumerate(M):
+            ax.text(j, i, f"{x:+.1f}" if delta else f"{x:.1f}", ha="center", va="center", fontsize=6,
+                    color="k" if delta or x >= np.nanmean(M) else "w")
+        ax.set_xticks(range(M.shape[1]), df.columns); ax.set_yticks(range(M.shape[0]), df.index)
+        ax.set_xlabel("first d dimensions"); ax.set_ylabel("layer")
+        ax.set_title(("Δ " if delta else "") + title, fontsize=9); fig.colorbar(im, ax=ax, fraction=0.046)
+    if not panels: axes[0][0].text(0.5, 0.5, "no layer grids yet", ha="center", transform=axes[0][0].transAxes)
+    fig.suptitle("STS-B test Spearman × 100 by layer and embedding prefix", fontsize=10)
+    fig.tight_layout(); return fig
 
 # %% ../nbs/11_report.ipynb
 def _claim_delta(r: dict, protocol: str):

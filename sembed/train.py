@@ -321,7 +321,7 @@ def train(config: TrainConfig | dict,  # the run's settings (its `method` names 
     params = [p for p in net.parameters() if p.requires_grad] + obj_params
     opt = torch.optim.AdamW([{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
                              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}],
-                            lr=cfg.learning_rate, betas=(0.9, 0.999), eps=cfg.adam_epsilon, fused=cuda)
+                            lr=cfg.learning_rate, betas=(0.9, 0.999), eps=cfg.adam_epsilon, fused=True)   # fused kernel on CPU and GPU (HF Trainer's default too)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: linear_schedule(s, total, cfg.warmup_steps))
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda and cfg.bf16 else contextlib.nullcontext
     left_padded = getattr(getattr(encoder, "tokenizer", None), "padding_side", "right") == "left"

@@ -254,3 +254,72 @@ def test_a_scale_may_override_the_geometry_split():
     bad = {"scale": "smoke", "experiments": {"x": {**row, "scales": {"smoke": {"model": "minilm-l6", "geometry": "val"}}}}}
     with pytest.raises(SembedError, match=r"scales.smoke: field geometry: bad value 'val' \(true, false, or one STS-B split"):
         get_experiment(bad, "x")
+
+
+# ---- 2D Matryoshka (nbs/33_2dmse)
+def _st_and_ours(tmp_path, seed=0):
+    "One tiny random BERT as a sentence-transformers model (Transformer + CLS pooling) and as our per-layer encoder."
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    from sentence_transformers import SentenceTransformer
+    from sembed.matryoshka2d import every_layer
+    enc = tiny_encoder("cls_before_pooler", seed=seed, dropout=0.0)
+    enc.model.save_pretrained(tmp_path / "tiny"); enc.tokenizer.save_pretrained(tmp_path / "tiny")
+    st = SentenceTransformer(modules=[Transformer(str(tmp_path / "tiny")), Pooling(32, pooling_mode="cls")], device="cpu").eval()
+    return st, every_layer(enc.eval(), "cls_before_pooler")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_2dmse_loss_equals_sentence_transformers(tmp_path, seed):
+    "Every layer and every dimension (no sampling): our Matryoshka2dLoss over CoSENT is theirs on the same model and batch."
+    from sentence_transformers.sentence_transformer.losses import CoSENTLoss as STCoSENT, Matryoshka2dLoss as STM2d
+    from sembed.cosent import CoSENTLoss
+    from sembed.matryoshka2d import Matryoshka2dLoss
+    st, enc = _st_and_ours(tmp_path, seed)
+    a = [s for s, _, _ in NLI[:6]]; b = [t for _, t, _ in NLI[:6]]
+    y = torch.tensor([2., 0., 2., 1., 0., 2.])
+    fa, fb = enc.tokenize(a), enc.tokenize(b)
+    for dims, T in (([32, 16, 4], 0.3), ([32, 8], 0.0), ([16, 8], 1.0)):
+        theirs = STM2d(st, STCoSENT(st, scale=20.0), dims, n_layers_per_step=-1, n_dims_per_step=-1, kl_temperature=T)
+        with torch.no_grad():
+            want = theirs([dict(fa), dict(fb)], y).item()
+            z = torch.cat([enc(fa), enc(fb)])   # [12, 3, 32]: every hidden state's [CLS]
+            got = Matryoshka2dLoss(CoSENTLoss(20.0), dims, n_layers_per_step=-1, n_dims_per_step=-1, kl_temperature=T)(z, y).item()
+        assert abs(got - want) <= 1e-5 * max(1.0, abs(want)), (dims, T, got, want)
+
+
+def test_2dmse_trains_a_tiny_model_and_is_seeded(tmp_path):
+    "Two runs with one seed sample the same layers and prefixes: identical losses; the saved model pools the last layer's [CLS]."
+    from sembed.train import TrainConfig, train
+    runs = []
+    for k in range(2):
+        cfg = TrainConfig(method="2dmse", dims=[32, 16, 8], batch_size=6, max_steps=3, learning_rate=1e-3, eval_steps=0, save_steps=0, log_steps=1)
+        s = train(cfg, tmp_path / f"m{k}", encoder=tiny_encoder("cls_before_pooler"), examples=NLI, progress=False)
+        runs.append((tmp_path / f"m{k}.train_loss.csv").read_text() if (tmp_path / f"m{k}.train_loss.csv").exists() else
+                    (tmp_path / f"m{k}" / "train_loss.csv").read_text())
+        assert s["test_pooler"] == "cls_before_pooler" and np.isfinite(s["final_loss"])
+    assert runs[0] == runs[1]
+
+
+def test_2dmse_prefix_larger_than_the_model_exits_2_and_writes_nothing(tmp_path, capsys, data_dir):
+    "dims: [512, 64] on MiniLM (384 dimensions): one line naming the value, exit 2, no model or results folder."
+    (tmp_path / "data" / "train").mkdir(parents=True)
+    (tmp_path / "data" / "senteval").symlink_to(data_dir / "senteval")
+    _write(tmp_path / "data" / "train" / "snli-devtest-pairs.csv",
+           "sentence1,sentence2,label\n" + "".join(f"{a},{b},{l}\n" for a, b, l in NLI))
+    _train_cli_refuses(tmp_path, capsys, {"method": "2dmse", "scales": {"smoke": {
+        "model": "minilm-l6", "data": "snli-devtest-pairs", "batch_size": 4, "max_steps": 1, "dims": [512, 64]}}},
+        "field dims: bad value 512 (larger than the model's 384 dimensions)")
+
+
+def test_layer_grid_prefix_larger_than_the_model_exits_2_and_writes_nothing(tmp_path, data_dir):
+    "A layer_grid wider than the model: `sembed eval` fails before encoding, one line naming the value, no result file."
+    import yaml
+    from conftest import error_lines, run_sembed
+    row = {"method": "pooler", "layer_grid": [512, 8], "scales": {"smoke": {"model": "minilm-l6", "pooler": "cls_before_pooler", "tasks": ["STS-B"]}}}
+    _write(tmp_path / "params.yaml", yaml.safe_dump({"scale": "smoke", "experiments": {"g": row}}))
+    common = ["--experiment", "g", "--params", tmp_path / "params.yaml", "--data", data_dir]
+    assert run_sembed("train", *common, "--out", tmp_path / "models" / "g", "--results", tmp_path / "results").returncode == 0
+    p = run_sembed("eval", *common, "--models", tmp_path / "models", "--out", tmp_path / "results" / "g.json")
+    assert p.returncode == 2 and len(error_lines(p)) == 1, p.stderr
+    assert "field layer_grid: dimension 512 outside 1..384" in error_lines(p)[0]
+    assert not (tmp_path / "results" / "g.json").exists()
