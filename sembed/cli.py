@@ -49,10 +49,13 @@ def method_table(params: dict) -> list[dict]:
         for sc in SCALES:
             if sc in (e.get("scales") or {}) or (sc == "full" and "smoke" in (e.get("scales") or {})):
                 used.setdefault(e.get("method"), set()).add(sc)
+    not_run = {e.get("method"): e.get("not_run") for e in (params.get("configured") or {}).values() if isinstance(e, dict)}
     rows = []
     for name, m in methods().items():
         st = {f"{sc} scale": ("configured (GPU + internet)" if sc == "paper" else "runs here") if sc in used.get(name, ()) else "—"
               for sc in SCALES}
+        if name in not_run and name not in used:   # params.yaml `configured`: set up, never run by dvc repro
+            st = {f"{sc} scale": f"not run here: {not_run[name]}" if sc != "paper" else "configured, not run here" for sc in SCALES}
         rows.append({"method": name, "paper": m.paper or "—", "kind": m.kind, "summary": m.summary, **st})
     return rows
 

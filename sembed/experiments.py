@@ -15,8 +15,8 @@ from .methods import Method, get_corpus, get_method, load_plugins, read_corpus, 
 
 # %% auto 0
 __all__ = ['SCALES', 'ExperimentSpec', 'Experiment', 'scale_of', 'scale_settings', 'experiment', 'sweep_combos', 'experiments',
-           'TransferSettings', 'transfer_settings', 'get_experiment', 'fetch_corpus', 'prepare', 'EncodeContext',
-           'build', 'row_options', 'embed_fn', 'task_adapter', 'evaluate', 'sts_sentences', 'sweep',
+           'TransferSettings', 'transfer_settings', 'get_experiment', 'configured', 'fetch_corpus', 'prepare',
+           'EncodeContext', 'build', 'row_options', 'embed_fn', 'task_adapter', 'evaluate', 'sts_sentences', 'sweep',
            'evaluate_transfer_row']
 
 # %% ../nbs/12_experiments.ipynb
@@ -190,6 +190,17 @@ def get_experiment(params: dict, exp_id: str, data_root="data") -> Experiment:
     exps = experiments(params, data_root=data_root)
     if exp_id not in exps: fail(f"params.yaml: experiments: unknown experiment '{exp_id}' (known: {', '.join(exps)})")
     return exps[exp_id]
+
+# %% ../nbs/12_experiments.ipynb
+def configured(params: dict, scale="paper", data_root="data") -> dict[str, tuple[str, Experiment]]:
+    "{id: (reason not run, Experiment)} of params.yaml's `configured` rows, built at `scale` (paper: the only one they define)."
+    out = {}
+    for k, row in (params.get("configured") or {}).items():
+        if not isinstance(row, dict) or not isinstance(row.get("not_run"), str) or not row["not_run"].strip():
+            fail(f"params.yaml: configured.{k}: field not_run: missing (say why the row is not run here)")
+        row = {f: v for f, v in row.items() if f != "not_run"}
+        out[k] = (params["configured"][k]["not_run"], experiment({**params, "experiments": {k: row}}, k, scale, data_root))
+    return out
 
 # %% ../nbs/12_experiments.ipynb
 def _write_corpus(kind, path, examples):

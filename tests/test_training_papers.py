@@ -323,3 +323,46 @@ def test_layer_grid_prefix_larger_than_the_model_exits_2_and_writes_nothing(tmp_
     assert p.returncode == 2 and len(error_lines(p)) == 1, p.stderr
     assert "field layer_grid: dimension 512 outside 1..384" in error_lines(p)[0]
     assert not (tmp_path / "results" / "g.json").exists()
+
+
+# ---- DiffCSE (nbs/34_diffcse): configured, not run here
+def test_diffcse_is_configured_not_run(monkeypatch):
+    "params.yaml's DiffCSE row is outside `experiments` (no dvc stage), says why, and builds at paper scale where the hub is on."
+    from sembed.core import load_params
+    from sembed.experiments import configured
+    p = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    assert "diffcse-unsup" in p["configured"] and "diffcse-unsup" not in p["experiments"]
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(SembedError, match="needs the Hugging Face hub, which is off here"):
+        configured(p)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    why, e = configured(p)["diffcse-unsup"]
+    assert "not obtainable offline" in why and e.method.name == "diffcse" and e.compare == "unsup-bert-base"
+    assert (e.config.learning_rate, e.config.batch_size, e.config.opts.lambda_weight, e.config.opts.masking_ratio) == (7e-6, 64, 0.005, 0.30)
+
+
+def test_diffcse_trains_with_a_local_generator_and_resumes(tmp_path):
+    """A tiny local MLM as the generator: interrupted after its step-4 checkpoint and resumed (from a differently seeded
+    encoder), DiffCSE ends with the straight run's weights and losses: the discriminator, RTD head and draws are restored."""
+    import itertools
+    from transformers import BertConfig, BertForMaskedLM
+    from sembed.train import TrainConfig, train
+    torch.manual_seed(0)
+    BertForMaskedLM(BertConfig(vocab_size=tiny_encoder().tokenizer.vocab_size, hidden_size=16, num_hidden_layers=1,
+                               num_attention_heads=2, intermediate_size=20)).save_pretrained(tmp_path / "gen")
+    cfg = dict(method="diffcse", generator=str(tmp_path / "gen"), batch_size=4, max_steps=6, learning_rate=1e-3,
+               eval_steps=2, save_steps=2, log_steps=1)
+    count = lambda start=0: (lambda c: (lambda enc: float(next(c))))(itertools.count(start))   # rising dev score: the last is best
+    train(TrainConfig(**cfg), tmp_path / "a", encoder=tiny_encoder("cls_before_pooler"), examples=SENTS, dev_eval=count(), progress=False)
+    calls = itertools.count()
+    def interrupt(enc):
+        if next(calls) == 2: raise KeyboardInterrupt   # at step 6, after the step-4 checkpoint
+        return 0.0
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(**cfg), tmp_path / "b", encoder=tiny_encoder("cls_before_pooler"), examples=SENTS, dev_eval=interrupt, progress=False)
+    ck = torch.load(tmp_path / "b.ckpt" / "last.pt", weights_only=False)
+    assert any(k.startswith("discriminator.") for k in ck["objective"]) and not any(k.startswith("_gen") for k in ck["objective"])
+    train(TrainConfig(**cfg), tmp_path / "b", encoder=tiny_encoder("cls_before_pooler", seed=99), examples=SENTS, dev_eval=count(100), progress=False)
+    wa, wb = saved_weights(tmp_path / "a"), saved_weights(tmp_path / "b")
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert (tmp_path / "a" / "train_loss.csv").read_text() == (tmp_path / "b" / "train_loss.csv").read_text()
