@@ -10,7 +10,8 @@ from .core import fail, provenance, write_json
 from .data import STS_SUBSETS, STS_TASKS, PROTOCOLS, load_sts
 
 # %% auto 0
-__all__ = ['cosine_pairs', 'correlations', 'aggregate', 'evaluate_sts', 'stsb_dev_score', 'make_result', 'save_result']
+__all__ = ['cosine_pairs', 'correlations', 'aggregate', 'sample_pairs', 'evaluate_sts', 'stsb_dev_score', 'make_result',
+           'save_result']
 
 # %% ../nbs/03_evaluate.ipynb
 def cosine_pairs(a,  # [N, H] embeddings of the first sentences
@@ -43,6 +44,21 @@ def aggregate(subsets):  # {subset: (pred, gold)}
             "subsets": per}
 
 # %% ../nbs/03_evaluate.ipynb
+def sample_pairs(subsets: dict,      # {subset: (s1, s2, gold)} of one task (`load_sts`)
+                 n: int | None,      # keep at most this many pairs over all subsets (None: all)
+                 seed: int = 0):     # the sample's seed
+    "A seeded random sample of about `n` of a task's scored pairs: each subset keeps its share (at least 2), in file order."
+    if n is None: return subsets
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 10: fail(f"max_pairs: bad value {n!r} (an integer >= 10, or none)")
+    total = sum(len(s1) for s1, _, _ in subsets.values())
+    if total <= n: return subsets
+    rng, out = np.random.default_rng(seed), {}
+    for name, (s1, s2, g) in subsets.items():
+        k = min(len(s1), max(2, int(n * len(s1) / total + 0.5)))
+        idx = np.sort(rng.choice(len(s1), k, replace=False))
+        out[name] = ([s1[i] for i in idx], [s2[i] for i in idx], np.asarray(g)[idx])
+    return out
+
 def _check_embeddings(emb, n):
     emb = np.asarray(emb)
     if emb.ndim != 2 or emb.shape[0] != n: fail(f"encode: returned an array of shape {emb.shape}, expected ({n}, hidden_size)")
@@ -53,12 +69,14 @@ def evaluate_sts(encode,              # callable: list of sentences -> array [N,
                  tasks=None,          # task names (default: all of `STS_TASKS`; for split="dev": STS-B, SICK-R)
                  split="test",        # "test", or "dev" (STS-B / SICK-R only)
                  root="data",         # folder `sembed.data.download` wrote into
-                 adapt=None):         # optional (task, slot vectors [S, H]) -> (vectors -> vectors): a transform fitted on each task's own sentences
+                 adapt=None,          # optional (task, slot vectors [S, H]) -> (vectors -> vectors): a transform fitted on each task's own sentences
+                 max_pairs=None,      # optional: score a seeded sample of at most this many pairs per task (`sample_pairs`; quick runs only)
+                 seed=0):             # the sample's seed
     "Score `encode` on the STS tasks: {'protocol', 'split', 'tasks': {task: scores}, 'avg'}."
     if protocol not in PROTOCOLS: fail(f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOLS)})")
     tasks = list(tasks) if tasks is not None else (STS_TASKS if split == "test" else ["STS-B", "SICK-R"])
     if not tasks: fail("evaluate_sts: tasks: empty list")
-    data = {t: load_sts(t, protocol, split, root) for t in tasks}
+    data = {t: sample_pairs(load_sts(t, protocol, split, root), max_pairs, seed) for t in tasks}
     index = {}
     for subsets in data.values():
         for s1, s2, _ in subsets.values():
@@ -74,7 +92,7 @@ def evaluate_sts(encode,              # callable: list of sentences -> array [N,
         if protocol == "senteval" and t in STS_SUBSETS: results[t] = aggregate(pg)
         else: results[t] = correlations(*next(iter(pg.values())))
     return {"protocol": protocol, "split": split, "tasks": results,
-            "avg": float(np.mean([r["spearman"] for r in results.values()]))}
+            "avg": float(np.mean([r["spearman"] for r in results.values()])), **({"max_pairs": int(max_pairs)} if max_pairs else {})}
 
 # %% ../nbs/03_evaluate.ipynb
 def stsb_dev_score(encode,       # callable: list of sentences -> array [N, H]
@@ -89,7 +107,8 @@ def make_result(scores,       # the dict returned by `evaluate_sts`
                 **extra):     # further provenance fields (seed, params hash, ...)
     "A result dict: scores plus model, pooler and provenance."
     return {"protocol": scores["protocol"], "model": model, "pooler": pooler, "split": scores["split"],
-            "tasks": scores["tasks"], "avg": scores["avg"], "provenance": provenance(**extra)}
+            "tasks": scores["tasks"], "avg": scores["avg"], **({"max_pairs": scores["max_pairs"]} if scores.get("max_pairs") else {}),
+            "provenance": provenance(**extra)}
 
 def save_result(path,    # JSON file to write (atomically)
                 result): # dict from `make_result`

@@ -50,6 +50,7 @@ class Experiment:
     config: object              # TrainConfig (train) or the method's options object
     seed: int = 42
     tasks: list | None = None   # the STS tasks scored (None: all seven of the protocol)
+    pairs: int | None = None    # score a seeded sample of about this many pairs per task (None: every pair)
     @property
     def paper(self): return self.spec.paper
     @property
@@ -109,6 +110,9 @@ def experiment(params: dict,          # the parsed params.yaml
         if getattr(spec, flag) and m.fit_task is not None:
             fail(f"params.yaml: experiments.{exp_id}: {flag}: method '{m.name}' is fitted on each evaluated task, so it has no single embedding space to measure")
     model, compare, data, tasks = s.pop("model", None), s.pop("compare", None), s.pop("data", None), s.pop("tasks", None)
+    pairs = s.pop("pairs", None)   # a quick scale's sample of each task's pairs (sembed.evaluate.sample_pairs)
+    if pairs is not None and (isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 10):
+        fail(f"{src}: field pairs: bad value {pairs!r} (an integer >= 10: pairs sampled per task)")
     if tasks is not None:
         from sembed.data import STS_TASKS
         bad = [t for t in tasks if t not in STS_TASKS] if isinstance(tasks, list) and tasks else [tasks]
@@ -133,9 +137,9 @@ def experiment(params: dict,          # the parsed params.yaml
     else: cfg = validate(m.options, s, src)
     for combo in sweep_combos(spec, m, exp_id):   # every swept option value is valid before any work starts
         validate(m.options, {**s, **combo}, f"params.yaml: experiments.{exp_id}.sweep {combo}")
-    extra = {"tasks": tasks} if tasks is not None else {}
+    extra = {**({"tasks": tasks} if tasks is not None else {}), **({"pairs": pairs} if pairs is not None else {})}
     return Experiment(exp_id, spec, m, scale, {**s, "model": model, "compare": compare, "data": data, **extra}, model, compare, data,
-                      cfg, seed, tasks)
+                      cfg, seed, tasks, pairs)
 
 def sweep_combos(spec: ExperimentSpec, m: Method, exp_id="?") -> list[dict]:
     "Every combination of the row's `sweep` values ({option: value}), in the order params lists them; [] without a sweep."
@@ -393,6 +397,15 @@ def task_adapter(exp: Experiment, models="models", options=None):
         return lambda e: m.apply(state, e, o)
     return adapt
 
+def _memo(encode):
+    "`encode` that embeds each distinct sentence once per call of `evaluate` (later calls reuse the vectors)."
+    seen = {}
+    def f(sentences):
+        miss = [s for s in dict.fromkeys(sentences) if s not in seen]
+        if miss: seen.update(zip(miss, np.asarray(encode(miss))))
+        return np.stack([seen[s] for s in sentences])
+    return f
+
 def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, out=None, tasks=None, split="test"):
     "Score row `exp`; returns the result dict (written atomically to `out` if given)."
     from sembed.evaluate import evaluate_sts, make_result
@@ -403,6 +416,7 @@ def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, 
     ctx = None if exp.kind == "train" else EncodeContext(exp.model, exp.settings, data_root, batch_size)
     if ctx is not None: ctx.sweep = dict(exp.spec.sweep or {})
     encode, pooler = embed_fn(exp, data_root, models, batch_size, ctx=ctx)
+    if exp.kind == "train": encode = _memo(encode)   # geometry / isotropy re-read the evaluated sentences (no cache for trained models)
     if exp.spec.layer_grid:   # the grid's settings against the model, before any encoding
         from sembed.matryoshka2d import layer_pooler
         from sembed.encoders import SentenceEncoder
@@ -410,7 +424,8 @@ def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, 
         layer_pooler(pooler, 1)
         bad = [d for d in exp.spec.layer_grid if not 1 <= d <= grid_enc.hidden_size]
         if bad: fail(f"params.yaml: experiments.{exp.id}: field layer_grid: dimension {bad[0]} outside 1..{grid_enc.hidden_size} (the model's size)")
-    res = evaluate_sts(encode, protocol=exp.spec.protocol, tasks=tasks, split=split, root=data_root, adapt=task_adapter(exp, models))
+    res = evaluate_sts(encode, protocol=exp.spec.protocol, tasks=tasks, split=split, root=data_root, adapt=task_adapter(exp, models),
+                       max_pairs=exp.pairs, seed=exp.seed)
     settings = {"experiment": exp.id, "settings": exp.settings, "protocol": exp.spec.protocol, "split": split, "tasks": tasks,
                 "batch_size": batch_size}
     r = make_result(res, exp.model, pooler, seed=exp.seed, params_hash=sha256_json(settings), batch_size=batch_size, scale=exp.scale)
@@ -421,7 +436,7 @@ def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, 
         r["geometry"] = stsb_geometry(encode, root=data_root, split="all" if exp.spec.geometry is True else exp.spec.geometry)
     if exp.spec.isotropy:
         from sembed.geometry import isotropy
-        r["isotropy"] = isotropy(encode(sts_sentences(tasks, exp.spec.protocol, split, data_root)), seed=exp.seed)
+        r["isotropy"] = isotropy(encode(sts_sentences(tasks, exp.spec.protocol, split, data_root, exp.pairs, exp.seed)), seed=exp.seed)
     if exp.spec.sweep: r["sweep"] = sweep(exp, ctx, tasks, split, data_root, models)
     if exp.spec.layer_grid:
         from sembed.matryoshka2d import layer_grid
@@ -429,12 +444,13 @@ def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, 
     if out is not None: write_json(out, r)
     return r
 
-def sts_sentences(tasks, protocol="senteval", split="test", root="data") -> list[str]:
-    "The distinct sentences of the STS `tasks` (every scored pair's two sides), in order of first appearance."
+def sts_sentences(tasks, protocol="senteval", split="test", root="data", pairs=None, seed=0) -> list[str]:
+    "The distinct sentences of the STS `tasks` (every scored pair's two sides, or those of the `pairs` sample), in order of first appearance."
     from sembed.data import load_sts
+    from sembed.evaluate import sample_pairs
     seen = {}
     for t in tasks:
-        for s1, s2, _ in load_sts(t, protocol, split, root).values():
+        for s1, s2, _ in sample_pairs(load_sts(t, protocol, split, root), pairs, seed).values():
             for s in list(s1) + list(s2): seen.setdefault(s, None)
     return list(seen)
 
@@ -448,7 +464,7 @@ def sweep(exp: Experiment, ctx, tasks, split="test", data_root="data", models="m
         if exp.method.check is not None: exp.method.check(ctx, o)
         encode, _ = embed_fn(exp, data_root, models, ctx.batch_size, options=o, ctx=ctx)
         s = evaluate_sts(encode, protocol=exp.spec.protocol, tasks=tasks, split=split, root=data_root,
-                         adapt=task_adapter(exp, models, options=o))
+                         adapt=task_adapter(exp, models, options=o), max_pairs=exp.pairs, seed=exp.seed)
         rows.append({"values": combo, "tasks": {t: {k: v[k] for k in ("spearman", "pearson", "n")} for t, v in s["tasks"].items()},
                      "avg": s["avg"]})
     return {"fields": list(exp.spec.sweep), "tasks": list(tasks), "rows": rows}

@@ -54,6 +54,7 @@ class PaperEntry(BaseModel):
     venue: str
     arxiv: str | None = None                          # arXiv id, e.g. "2104.08821"
     url: str | None = None                            # the publication itself when it has no arXiv id (e.g. a blog post)
+    report_note: str = ""                             # said at the top of the paper's report (e.g. that its rows train on in-domain labels)
     version: str | None = None
     protocol: Literal["senteval", "mteb"] = "senteval"   # evaluation protocol of the reported numbers
     metric: str = ""

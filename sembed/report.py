@@ -328,6 +328,9 @@ def differences(data: dict) -> list[str]:
             paper_v = base if ours == "model" else _paper_value(sec.get(theirs), base)
             if mine is None or paper_v is None: continue
             if not _same(mine, paper_v): out.append(f"{eid}: {ours} = {mine} (paper: {paper_v})")
+    for eid, r in data["experiments"].items():   # a quick scale's sample of the pairs (sembed.evaluate.sample_pairs)
+        n = (r.get("settings") or {}).get("pairs")
+        if n: out.append(f"{eid}: scored on a seeded sample of about {n} pairs per task (the paper: every pair)")
     if not data["is_replication"]:
         out.insert(0, f"scale = {data['scale']}: {SMOKE_BANNER}; numbers are not comparable to the paper's")
     return out
@@ -659,6 +662,7 @@ FRAGMENTS = {
 <p>{{ paper.authors | join(", ") }}. {{ paper.venue }}, {% if paper.arxiv is defined and paper.arxiv %}arXiv {{ paper.arxiv }}{% else %}{{ paper.url }}{% endif %}{% if paper.version is defined and paper.version %}, {{ paper.version }}{% endif %}.</p>
 {% if not is_replication %}<div class="smoke-banner" style="border:3px solid #c00;background:#fee;color:#900;padding:10px;font-size:1.3em;font-weight:bold;margin:8px 0">{{ banner }}</div>
 <p class="smoke-note">{{ note }}</p>{% endif %}
+{% if paper.report_note is defined and paper.report_note %}<p class="report-note" style="border:2px solid #06c;background:#eef5ff;padding:6px;margin:4px 0">{{ paper.report_note }}</p>{% endif %}
 {% for s in stale %}<div class="stale" style="border:2px solid #c60;background:#fff4e5;padding:6px;margin:4px 0">stale: {{ s }}</div>{% endfor %}""",
     "list": """{% if title %}<h2>{{ title }}</h2>{% endif %}{% if intro %}<p>{{ intro }}</p>{% endif %}
 <ul class="{{ cls }}">{% for x in items %}<li>{{ x }}</li>{% endfor %}</ul>""",

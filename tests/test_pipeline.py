@@ -240,7 +240,8 @@ def test_prompting_reports_show_rows_selections_and_claims(repro):
         assert rows, paper
         for rid in rows:
             r = json.loads((ROOT / f"results/{rid}.json").read_text())
-            assert r["model"] == "smollm2-135m" and list(r["tasks"]) == ["STS-B"] and r["tasks"]["STS-B"]["n"] == 1379, rid
+            assert r["model"] == "smollm2-135m" and list(r["tasks"]) == ["STS-B"] and r["tasks"]["STS-B"]["n"] == 690, rid   # smoke: a 690-pair sample
+            assert r["max_pairs"] == 690, rid
             assert f"{r['tasks']['STS-B']['spearman']:.2f}" in text, rid
             summary = json.loads((ROOT / f"results/{rid}.train.json").read_text())
             if exps[rid]["method"] in ("contrastive-prompting", "token-prepending"):
@@ -254,11 +255,11 @@ def test_prompting_reports_show_rows_selections_and_claims(repro):
 
 @pytest.mark.slow
 def test_training_paper_reports_show_smoke_rows_curves_and_geometry(repro):
-    "The SBERT / CoSENT / AnglE / ESimCSE / ConSERT reports, as `dvc repro` rendered them: the smoke banner, every row's 7-task "
+    "The SBERT / CoSENT / AnglE / ESimCSE / ConSERT / 2DMSE / Pcc-tuning reports, as `dvc repro` rendered them: the smoke banner, every row's 7-task "
     "average before and after training, the training curves and the alignment / uniformity of both rows on STS-B test."
     from sembed.core import load_params
     exps = load_params(ROOT / "params.yaml")["experiments"]
-    for paper in ("sbert", "cosent", "angle", "esimcse", "consert"):
+    for paper in ("sbert", "cosent", "angle", "esimcse", "consert", "2dmse", "pcc-tuning"):
         rows, soup, text = _paper_report(paper, exps)
         trained = [k for k in rows if exps[k]["method"] != "pooler"]
         assert len(rows) == 2 and len(trained) == 1, (paper, rows)
@@ -273,3 +274,19 @@ def test_training_paper_reports_show_smoke_rows_curves_and_geometry(repro):
         assert exps[t]["baseline"] in rows
         loss = (ROOT / f"results/{t}.train_loss.csv").read_text().splitlines()
         assert loss[0] == "step,loss,lr" and len(loss) >= 3, t
+
+
+@pytest.mark.slow
+def test_2dmse_grid_and_pcc_note_in_their_reports(repro):
+    "2DMSE: both rows' layer x prefix grids (6 layers x 7 prefixes) in the result and the report; Pcc-tuning: the in-domain note."
+    from sembed.core import load_params
+    exps = load_params(ROOT / "params.yaml")["experiments"]
+    rows, soup, text = _paper_report("2dmse", exps)
+    for rid in rows:
+        g = json.loads((ROOT / f"results/{rid}.json").read_text())["layer_grid"]
+        assert g["layers"] == [1, 2, 3, 4, 5, 6] and g["dims"] == [384, 256, 128, 64, 32, 16, 8] and g["task"] == "STS-B"
+        full = json.loads((ROOT / f"results/{rid}.json").read_text())["tasks"]["STS-B"]["spearman"]
+        assert abs(g["spearman"][-1][0] - full) < 1e-3 * max(1.0, abs(full)), rid   # last layer, every dimension = the row's own STS-B
+    assert len(soup.select("table.layer-grid")) == 2 and "Layer × dimension grid" in text
+    rows, soup, text = _paper_report("pcc-tuning", exps)
+    assert "In-domain labels" in soup.select_one(".report-note").get_text()

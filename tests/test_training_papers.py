@@ -366,3 +366,26 @@ def test_diffcse_trains_with_a_local_generator_and_resumes(tmp_path):
     wa, wb = saved_weights(tmp_path / "a"), saved_weights(tmp_path / "b")
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
     assert (tmp_path / "a" / "train_loss.csv").read_text() == (tmp_path / "b" / "train_loss.csv").read_text()
+
+
+# ---- Pcc-tuning (nbs/35_pcc-tuning)
+def test_pcc_loss_is_one_minus_a_scaled_pearson():
+    "The authors' quirk: 1 - (n-1)/n r; without it exactly 1 - r (scipy's Pearson)."
+    from scipy.stats import pearsonr
+    from sembed.pcc_tuning import PccLoss
+    u, v = _pairs(0, b=12)
+    y = torch.linspace(0, 5, 12)
+    r = pearsonr(torch.nn.functional.cosine_similarity(u, v).numpy(), y.numpy())[0]
+    assert abs(PccLoss(unbiased_var=False)(torch.cat([u, v]), y).item() - (1 - r)) <= 1e-5
+    assert abs(PccLoss()(torch.cat([u, v]), y).item() - (1 - 11 / 12 * r)) <= 1e-5
+
+
+@pytest.mark.parametrize("text,msg", [("sentence1,sentence2,score\nA man.,A person.,4.5\nA dog.,A cat.,high\n", "line 3: score: bad value 'high'"),
+                                      ("sentence1,sentence2,label\nA man.,A person.,entailment\n", "sentence1,sentence2,score")])
+def test_pcc_bad_scores_exit_2_and_write_nothing(tmp_path, capsys, data_dir, text, msg):
+    "A score that is not a number (or an NLI file given as scored pairs): one line naming it, exit 2, no folder."
+    (tmp_path / "data" / "train").mkdir(parents=True)
+    (tmp_path / "data" / "senteval").symlink_to(data_dir / "senteval")
+    _write(tmp_path / "data" / "train" / "stsb-sickr-train.csv", text)
+    _train_cli_refuses(tmp_path, capsys, {"method": "pcc-tuning", "scales": {"smoke": {
+        "model": "minilm-l6", "data": "stsb-sickr-train", "batch_size": 2, "max_steps": 1}}}, msg)
