@@ -88,9 +88,13 @@ def card_body(info: dict,             # sembed.json of the model folder
     from sembed.registry import paper_link
     ptxt = (f"[{paper['title']}]({paper_link(paper)[1]}) ({', '.join(paper['authors'])}, {paper['venue']})"
             if paper else "no paper")
-    out += [f"Method `{method}` of {ptxt}, trained with [sembed](https://github.com/sembed/sembed) from `{base}`.",
-            f"Test-time pooler: `{info.get('pooler', result.get('pooler', '?'))}`; max length {info.get('max_length', '?')} tokens.", ""]
-    if library == "sentence-transformers":
+    out += [f"Method `{method}` of {ptxt}, trained with [sembed](https://github.com/sembed/sembed) from `{base}`."]
+    if info.get("test_embed"):   # a method's own test-time vectors, not a pooler
+        out += [f"Test-time vectors: {info['test_embed']} (`sembed eval` computes them; no sentence-transformers pooler does, so "
+                f"there is no `st/` folder); max length {info.get('max_length', '?')} tokens.", ""]
+    else: out += [f"Test-time pooler: `{info.get('pooler', result.get('pooler', '?'))}`; max length {info.get('max_length', '?')} tokens.", ""]
+    if info.get("test_embed"): pass
+    elif library == "sentence-transformers":
         out += ["```python", "from sentence_transformers import SentenceTransformer", "model = SentenceTransformer(\"path/to/this/folder\")",
                 "emb = model.encode([\"A man is playing a guitar.\"])", "```", ""]
     else:

@@ -377,6 +377,8 @@ def embed_fn(exp: Experiment, data_root="data", models="models", batch_size=64, 
     if exp.kind == "train":
         from sembed.encoders import SentenceEncoder
         enc = SentenceEncoder.from_pretrained(str(folder))
+        if exp.method.test_embed is not None:   # the method's own test-time vectors (e.g. a template's [MASK] state)
+            return (lambda s: exp.method.test_embed(enc, s, exp.config.opts)), exp.method.name
         return (lambda s: enc.encode(s, batch_size=batch_size, progress=progress)), enc.pooler
     ctx = ctx or EncodeContext(exp.model, exp.settings, data_root, batch_size, progress, cache=cache)
     o = options or row_options(exp, models)

@@ -58,7 +58,8 @@ def save_trained(encoder,                 # trained SentenceEncoder (its `.poole
                  method: str = "",        # e.g. "simcse-unsup"
                  base_model: str = "",    # name of the model training started from
                  max_length: int = 32,    # max tokens per sentence (recorded and used by the st/ folder)
-                 extra: dict | None = None):  # more fields for sembed.json
+                 extra: dict | None = None,   # more fields for sembed.json
+                 st: bool = True):            # also write the sentence-transformers folder st/
     "Save a trained encoder as a HF folder + `sembed.json` + a sentence-transformers folder `st/`; returns the test pooler."
     if head_mode not in HEAD_MODES: fail(f"export: head_mode: bad value '{head_mode}' (one of {', '.join(HEAD_MODES)})")
     pooler = encoder.pooler
@@ -75,5 +76,5 @@ def save_trained(encoder,                 # trained SentenceEncoder (its `.poole
         meta = json.loads((tmp / "sembed.json").read_text()) if (tmp / "sembed.json").exists() else {}
         meta.update({"pooler": pooler, "base_model": base_model, "method": method, "max_length": int(max_length), **(extra or {})})
         write_json(tmp / "sembed.json", meta)   # keeps what the encoder's own save_pretrained recorded
-        save_sentence_transformers(tmp, tmp / "st", pooler, max_length, normalize=bool(getattr(encoder, "normalize", False)))
+        if st: save_sentence_transformers(tmp, tmp / "st", pooler, max_length, normalize=bool(getattr(encoder, "normalize", False)))
     return pooler

@@ -195,6 +195,7 @@ class Method:
     head_mode: Callable | None = None          # options -> "none" | "mlp" (kept, folded into the cls pooler) | "mlp_train_only"
     train_pooler: str | None = None            # pooler while training (None: the model's default)
     after_step: Callable | None = None         # (net, objective, options) -> None after each optimizer step
+    test_embed: Callable | None = None         # train: (encoder, sentences, options) -> [N, H] array, the trained model's test-time vectors when they are not its pooler's (e.g. a template's [MASK] state); its `__doc__` says what it computes
     check: Callable | None = None              # method-specific checks before any work: train (TrainConfig, options) when the config is built; encode / transform (EncodeContext, options) when the row is built
     # ---- encode / transform
     embed: Callable | None = None              # encode: (ctx, sentences, options) -> [N, H] array (see sembed.experiments)

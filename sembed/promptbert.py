@@ -13,8 +13,9 @@ from .core import fail, progress as _progress
 from .methods import Method, Options, register
 
 # %% auto 0
-__all__ = ['SENTENCE_SLOT', 'MASK_SLOT', 'DEFAULT_TEMPLATE', 'template_error', 'split_template', 'PromptInputs', 'prompt_inputs',
-           'prompt_embed', 'template_states', 'PromptOptions']
+__all__ = ['SENTENCE_SLOT', 'MASK_SLOT', 'DEFAULT_TEMPLATE', 'UNSUP_TEMPLATES', 'template_error', 'split_template',
+           'PromptInputs', 'prompt_inputs', 'prompt_embed', 'template_states', 'PromptOptions', 'template_views',
+           'PromptBERTLoss', 'UnsupPromptOptions']
 
 # %% ../nbs/18_promptbert.ipynb
 SENTENCE_SLOT, MASK_SLOT = "[X]", "[MASK]"
@@ -182,3 +183,79 @@ def _embed(ctx, sentences, opts: PromptOptions):
 register(Method("promptbert", "promptbert", "encode",
                 "the last-layer state at [MASK] of a template around the sentence, optionally minus the template's own (Jiang et al. 2022)",
                 options=PromptOptions, embed=_embed, check=_check_row))
+
+# %% ../nbs/18_promptbert.ipynb
+from torch import nn as _nn
+UNSUP_TEMPLATES = ['This sentence of "[X]" means [MASK] .', 'This sentence : "[X]" means [MASK] .']   # the authors' BERT views 1, 2
+
+def template_views(encoder, templates, denoise=True):
+    "Make `encoder`'s forward return, for a batch of sentences twice, template k's [MASK] state (k = 0 first half, 1 second), denoised."
+    tok = encoder.tokenizer
+    P = [prompt_inputs(tok, t, 10_000) for t in templates]   # the sentence is already cut to max_length by the trainer's tokenizer
+    special = set(tok.all_special_ids)
+    def pad(rows, dev):   # rows: (ids, position ids, mask index) -> tensors
+        T = max(len(x) for x, _, _ in rows)
+        ids = torch.full((len(rows), T), P[0].pad, dtype=torch.long); att = torch.zeros_like(ids); pos = torch.zeros_like(ids)
+        for i, (x, q, _) in enumerate(rows):
+            ids[i, :len(x)] = torch.tensor(x); att[i, :len(x)] = 1; pos[i, :len(x)] = torch.tensor(q)
+        return ids.to(dev), att.to(dev), pos.to(dev), torch.tensor([m for _, _, m in rows], device=dev)
+    def states(rows, dev, with_pos):
+        ids, att, pos, m = pad(rows, dev)
+        h = encoder.model(input_ids=ids, attention_mask=att, **({"position_ids": pos} if with_pos else {}), return_dict=True).last_hidden_state
+        return h[torch.arange(len(rows), device=dev), m]
+    def forward(features):
+        ids, am = features["input_ids"], features["attention_mask"]
+        n = ids.shape[0] // 2
+        if ids.shape[0] != 2 * n: fail(f"template_views: expected the batch twice (one half per template), got {ids.shape[0]} rows")
+        sents = [[t for t, a in zip(r.tolist(), m.tolist()) if a and t not in special] for r, m in zip(ids, am)]
+        rows = [P[0 if i < n else 1].sentence(s) for i, s in enumerate(sents)]
+        h = states([(x, list(range(len(x))), m) for x, m in rows], ids.device, False)
+        if not denoise: return h
+        need = sorted({(0 if i < n else 1, len(s)) for i, s in enumerate(sents)})
+        t = states([P[k].template(L) for k, L in need], ids.device, True)
+        at = {kl: j for j, kl in enumerate(need)}
+        return h - t[[at[(0 if i < n else 1, len(s))] for i, s in enumerate(sents)]]
+    encoder.forward = forward   # an instance attribute: nn.Module.__call__ runs it; `encode` is unchanged
+    return encoder
+
+class PromptBERTLoss(_nn.Module):
+    """Unsupervised PromptBERT (Jiang et al. 2022): SimCSE's InfoNCE (τ) between two template views of each sentence,
+    h_k(x) − ĥ_k(|x|): template k's [MASK] state minus the template's own at the sentence's length (`denoise`)."""
+    def __init__(self, temperature=0.05, templates=tuple(UNSUP_TEMPLATES), denoise=True):
+        super().__init__()
+        from sembed.objectives import UnsupSimCSELoss
+        self.simcse, self.templates, self.denoise = UnsupSimCSELoss(temperature), list(templates), denoise
+    def setup(self, net): template_views(net.encoder, self.templates, self.denoise)
+    def forward(self, z): return self.simcse(z)
+
+# %% ../nbs/18_promptbert.ipynb
+from pydantic import Field
+from .objectives import MLPHead as _MLPHead
+
+class UnsupPromptOptions(Options):
+    temperature: float = Field(0.05, gt=0, allow_inf_nan=False)
+    templates: list[str] = Field(default_factory=lambda: list(UNSUP_TEMPLATES), min_length=2, max_length=2)   # view 1, view 2
+    denoise: bool = True          # template denoising of both views in training
+    test_denoise: bool = False    # the authors' unsup evaluation reads view 1's [MASK] state without denoising
+
+    @field_validator("templates")
+    @classmethod
+    def _templates(cls, v):
+        for t in v:
+            if (err := template_error(t)) is not None: raise ValueError(f"{t!r}: {err}")
+        if v[0] == v[1]: raise ValueError("the two views need two different templates")
+        return v
+
+def _test_embed(encoder, sentences, opts):
+    "the [MASK] state of view 1's template (unsupervised PromptBERT's test representation; `test_denoise`: minus the template's own)"
+    return prompt_embed(encoder, sentences, opts.templates[0], denoise=opts.test_denoise, progress=False)
+
+def _check_train(cfg, opts):
+    if cfg.length_buckets != 1: fail(f"field length_buckets: bad value {cfg.length_buckets} (the two template views are the batch's halves: use 1, the batch order)")
+    if cfg.batch_size < 2: fail(f"field batch_size: bad value {cfg.batch_size} (the other sentences are the negatives)")
+
+register(Method("promptbert-unsup", "promptbert", "train",
+                "unsupervised PromptBERT: two templates' denoised [MASK] states as the two views, InfoNCE; tested on the first template's [MASK] state",
+                options=UnsupPromptOptions, corpus="sentences", view=lambda batch, opts=None: (list(batch) + list(batch), None),
+                objective=lambda o: PromptBERTLoss(o.temperature, o.templates, o.denoise), head=lambda h, o: _MLPHead(h),
+                head_mode=lambda o: "mlp_train_only", train_pooler="cls_before_pooler", test_embed=_test_embed, check=_check_train))

@@ -128,13 +128,15 @@ def length_chunks(features: dict,  # tokenized batch (padded to the longest row)
 # %% ../nbs/06_train.ipynb
 class EvalEncoder:
     "Test-time view of an encoder being trained (kept head, test-time max_length); `encode` is `SentenceEncoder.encode`."
-    def __init__(self, encoder, head=None, max_length=None):
-        self.encoder, self.head, self.max_length = encoder, head, max_length
+    def __init__(self, encoder, head=None, max_length=None, embed=None):   # embed: (encoder, sentences) -> array, a method's test-time vectors
+        self.encoder, self.head, self.max_length, self.embed = encoder, head, max_length, embed
 
     def encode(self, sentences, batch_size=64, progress=False, normalize=None):
         train_len = self.encoder.max_length
         if self.max_length: self.encoder.max_length = self.max_length
-        try: return self.encoder.encode(sentences, batch_size=batch_size, progress=progress, normalize=normalize, head=self.head)
+        try:
+            if self.embed is not None: return self.embed(self.encoder, sentences)
+            return self.encoder.encode(sentences, batch_size=batch_size, progress=progress, normalize=normalize, head=self.head)
         finally: self.encoder.max_length = train_len
 
     __call__ = encode
@@ -327,7 +329,8 @@ def train(config: TrainConfig | dict,  # the run's settings (its `method` names 
     left_padded = getattr(getattr(encoder, "tokenizer", None), "padding_side", "right") == "left"
     run = _Run(cfg, net, objective, opt, sched, ckpt_dir, rank, ws, device)
     run.resume()
-    eval_encoder = EvalEncoder(encoder, head if head_mode == "mlp" else None, test_max_length)
+    test_embed = (lambda enc, s: m.test_embed(enc, s, opts)) if m.test_embed else None
+    eval_encoder = EvalEncoder(encoder, head if head_mode == "mlp" else None, test_max_length, test_embed)
     # ---- the loop ------------------------------------------------------------------------------
     bar = _progress(total=total, initial=run.st["step"], disable=not progress or rank != 0, desc=f"train {m.name}", unit="step")
     t0, step0 = None, run.st["step"]
@@ -371,7 +374,9 @@ def train(config: TrainConfig | dict,  # the run's settings (its `method` names 
         net.eval()
         encoder.max_length = test_max_length
         pooler = save_trained(encoder, out_dir, head=head if head_mode == "mlp" else None, head_mode=head_mode,
-                              method=m.name, base_model=cfg.model, max_length=test_max_length)
+                              method=m.name, base_model=cfg.model, max_length=test_max_length,
+                              extra={"test_embed": " ".join((m.test_embed.__doc__ or m.name).split())} if m.test_embed else None,
+                              st=m.test_embed is None)   # no sentence-transformers pooler computes a method's own test-time vectors
         st = run.st
         summary = {"method": m.name, "paper": m.paper, "config": cfg.to_dict(), "examples": n, "world_size": ws,
                    "steps": total, "steps_per_epoch": steps_per_epoch, "test_pooler": pooler,

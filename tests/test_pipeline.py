@@ -169,7 +169,9 @@ def test_model_cards_parse_and_match_results(repro):
         tr = json.loads(tf.read_text()) if tf.exists() else None
         want = {(t, "spearman_cosine"): round(v["spearman"], 2) for t, v in sts["tasks"].items()}
         if tr: want.update({(t, "accuracy"): round(v["acc"], 2) for t, v in tr["tasks"].items()} | {("MRPC", "f1"): round(tr["tasks"]["MRPC"]["f1"], 2)})
-        for folder, lib in [(ROOT / "models" / i, "transformers"), (ROOT / "models" / i / "st", "sentence-transformers")]:
+        own = json.loads((ROOT / "models" / i / "sembed.json").read_text()).get("test_embed")   # a method's own test-time vectors:
+        assert (ROOT / "models" / i / "st").is_dir() == (own is None), i                     # no sentence-transformers copy
+        for folder, lib in [(ROOT / "models" / i, "transformers"), (ROOT / "models" / i / "st", "sentence-transformers")][:1 if own else 2]:
             card = ModelCard.load(folder / "README.md")
             assert card.data.library_name == lib and card.data.base_model == "sentence-transformers/all-MiniLM-L6-v2"
             got = {(e.dataset_name, e.metric_type): e.metric_value for e in card.data.eval_results}
@@ -290,3 +292,16 @@ def test_2dmse_grid_and_pcc_note_in_their_reports(repro):
     assert len(soup.select("table.layer-grid")) == 2 and "Layer × dimension grid" in text
     rows, soup, text = _paper_report("pcc-tuning", exps)
     assert "In-domain labels" in soup.select_one(".report-note").get_text()
+
+
+@pytest.mark.slow
+def test_trained_promptbert_row_and_report(repro):
+    "Unsupervised PromptBERT, as `dvc repro` ran it: 7 tasks + avg beside its before-training row (view 1's [MASK] state), "
+    "a model folder that records its test-time vectors (no st/), and the report's comparison with the authors' row."
+    from bs4 import BeautifulSoup
+    r = json.loads((ROOT / "results/promptbert-unsup.json").read_text())
+    b = json.loads((ROOT / "results/promptbert-view1.json").read_text())
+    assert len(r["tasks"]) == 7 == len(b["tasks"]) and r["pooler"] == "promptbert-unsup" and r["geometry"]["split"] == "test"
+    assert "view 1's template" in json.loads((ROOT / "models/promptbert-unsup/sembed.json").read_text())["test_embed"]
+    text = BeautifulSoup((ROOT / "reports/promptbert.html").read_text(), "html.parser").get_text(" ")
+    assert f"{r['avg']:.2f}" in text and f"{b['avg']:.2f}" in text and "78.54" in text   # ours, before, the authors' README avg

@@ -389,3 +389,27 @@ def test_pcc_bad_scores_exit_2_and_write_nothing(tmp_path, capsys, data_dir, tex
     _write(tmp_path / "data" / "train" / "stsb-sickr-train.csv", text)
     _train_cli_refuses(tmp_path, capsys, {"method": "pcc-tuning", "scales": {"smoke": {
         "model": "minilm-l6", "data": "stsb-sickr-train", "batch_size": 2, "max_steps": 1}}}, msg)
+
+
+# ---- PromptBERT, trained (nbs/18_promptbert)
+def test_promptbert_unsup_length_buckets_exit_2_before_work(tmp_path, capsys):
+    "The two template views are the batch's halves: length_buckets other than 1 is one line, exit 2, nothing written."
+    _train_cli_refuses(tmp_path, capsys, {"method": "promptbert-unsup", "scales": {"smoke": {
+        "model": "minilm-l6", "data": "snli-devtest-sentences", "batch_size": 4, "max_steps": 1, "length_buckets": 4}}},
+        "field length_buckets: bad value 4")
+
+
+def test_promptbert_unsup_trains_and_evaluates_through_its_template(tmp_path):
+    "Dev evaluation and the saved model's vectors are view 1's [MASK] state (prompt_embed on the trained weights)."
+    from sembed.encoders import SentenceEncoder
+    from sembed.promptbert import prompt_embed
+    from sembed.train import TrainConfig, train
+    seen = []
+    def dev(enc):
+        seen.append(enc.encode(SENTS[:3])); return 0.0
+    cfg = TrainConfig(method="promptbert-unsup", batch_size=4, max_steps=2, learning_rate=1e-3, eval_steps=0, save_steps=0,
+                      log_steps=1, length_buckets=1)
+    train(cfg, tmp_path / "m", encoder=tiny_encoder("cls_before_pooler"), examples=SENTS, dev_eval=dev, progress=False)
+    saved = SentenceEncoder.from_pretrained(str(tmp_path / "m"))
+    want = prompt_embed(saved, SENTS[:3], 'This sentence of "[X]" means [MASK] .', progress=False)
+    assert np.abs(seen[-1] - want).max() <= 1e-4 * max(1.0, np.abs(want).max())
