@@ -413,3 +413,15 @@ def test_promptbert_unsup_trains_and_evaluates_through_its_template(tmp_path):
     saved = SentenceEncoder.from_pretrained(str(tmp_path / "m"))
     want = prompt_embed(saved, SENTS[:3], 'This sentence of "[X]" means [MASK] .', progress=False)
     assert np.abs(seen[-1] - want).max() <= 1e-4 * max(1.0, np.abs(want).max())
+
+
+def test_promptbert_unsup_rows_are_configured_with_their_reason():
+    "The trained PromptBERT pair is kept out of `dvc repro` for the CI budget (params.yaml `configured`) and still builds."
+    from sembed.core import load_params
+    from sembed.experiments import configured
+    p = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    rows = {k: v for k, v in p["configured"].items() if k.startswith("promptbert")}
+    assert set(rows) == {"promptbert-view1", "promptbert-unsup"} and not set(rows) & set(p["experiments"])
+    built = configured({**p, "configured": rows}, scale="smoke")
+    why, e = built["promptbert-unsup"]
+    assert "CI budget" in why and e.method.name == "promptbert-unsup" and e.config.length_buckets == 1
