@@ -136,20 +136,23 @@ ES_CFG = dict(method="esimcse", batch_size=4, max_steps=8, learning_rate=1e-3, e
 _weights = saved_weights
 
 
-def _esimcse_interrupted_then_resumed(tmp_path):
-    "ESimCSE straight (a/), and interrupted after its step-4 checkpoint then resumed (b/); returns the resume call."
+def _interrupted_then_resumed(tmp_path, cfg):
+    "Training `cfg` straight (a/), and interrupted after its step-4 checkpoint then resumed (b/); returns the resume call."
     import itertools
     from sembed.train import TrainConfig, train
-    count = lambda start=0: (lambda c: (lambda enc: float(next(c))))(itertools.count(start))   # rising dev score
-    train(TrainConfig(**ES_CFG), tmp_path / "a", encoder=tiny_encoder("cls_before_pooler"), examples=SENTS, dev_eval=count(), progress=False)
+    count = lambda start=0: (lambda c: (lambda enc: float(next(c))))(itertools.count(start))   # rising dev score: the last is best
+    train(TrainConfig(**cfg), tmp_path / "a", encoder=tiny_encoder("cls_before_pooler"), examples=SENTS, dev_eval=count(), progress=False)
     calls = itertools.count()
     def interrupt(enc):
         if next(calls) == 2: raise KeyboardInterrupt   # at step 6, after the step-4 checkpoint
         return 0.0
     with pytest.raises(KeyboardInterrupt):
-        train(TrainConfig(**ES_CFG), tmp_path / "b", encoder=tiny_encoder("cls_before_pooler"), examples=SENTS, dev_eval=interrupt, progress=False)
-    return lambda: train(TrainConfig(**ES_CFG), tmp_path / "b", encoder=tiny_encoder("cls_before_pooler", seed=99), examples=SENTS,
+        train(TrainConfig(**cfg), tmp_path / "b", encoder=tiny_encoder("cls_before_pooler"), examples=SENTS, dev_eval=interrupt, progress=False)
+    return lambda: train(TrainConfig(**cfg), tmp_path / "b", encoder=tiny_encoder("cls_before_pooler", seed=99), examples=SENTS,
                          dev_eval=count(100), progress=False)
+
+
+def _esimcse_interrupted_then_resumed(tmp_path): return _interrupted_then_resumed(tmp_path, ES_CFG)
 
 
 def test_esimcse_resume_gives_the_same_final_weights(tmp_path):
@@ -344,25 +347,15 @@ def test_diffcse_is_configured_not_run(monkeypatch):
 def test_diffcse_trains_with_a_local_generator_and_resumes(tmp_path):
     """A tiny local MLM as the generator: interrupted after its step-4 checkpoint and resumed (from a differently seeded
     encoder), DiffCSE ends with the straight run's weights and losses: the discriminator, RTD head and draws are restored."""
-    import itertools
     from transformers import BertConfig, BertForMaskedLM
-    from sembed.train import TrainConfig, train
     torch.manual_seed(0)
     BertForMaskedLM(BertConfig(vocab_size=tiny_encoder().tokenizer.vocab_size, hidden_size=16, num_hidden_layers=1,
                                num_attention_heads=2, intermediate_size=20)).save_pretrained(tmp_path / "gen")
-    cfg = dict(method="diffcse", generator=str(tmp_path / "gen"), batch_size=4, max_steps=6, learning_rate=1e-3,
-               eval_steps=2, save_steps=2, log_steps=1)
-    count = lambda start=0: (lambda c: (lambda enc: float(next(c))))(itertools.count(start))   # rising dev score: the last is best
-    train(TrainConfig(**cfg), tmp_path / "a", encoder=tiny_encoder("cls_before_pooler"), examples=SENTS, dev_eval=count(), progress=False)
-    calls = itertools.count()
-    def interrupt(enc):
-        if next(calls) == 2: raise KeyboardInterrupt   # at step 6, after the step-4 checkpoint
-        return 0.0
-    with pytest.raises(KeyboardInterrupt):
-        train(TrainConfig(**cfg), tmp_path / "b", encoder=tiny_encoder("cls_before_pooler"), examples=SENTS, dev_eval=interrupt, progress=False)
+    resume = _interrupted_then_resumed(tmp_path, dict(method="diffcse", generator=str(tmp_path / "gen"), batch_size=4, max_steps=6,
+                                                      learning_rate=1e-3, eval_steps=2, save_steps=2, log_steps=1))
     ck = torch.load(tmp_path / "b.ckpt" / "last.pt", weights_only=False)
     assert any(k.startswith("discriminator.") for k in ck["objective"]) and not any(k.startswith("_gen") for k in ck["objective"])
-    train(TrainConfig(**cfg), tmp_path / "b", encoder=tiny_encoder("cls_before_pooler", seed=99), examples=SENTS, dev_eval=count(100), progress=False)
+    resume()
     wa, wb = saved_weights(tmp_path / "a"), saved_weights(tmp_path / "b")
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
     assert (tmp_path / "a" / "train_loss.csv").read_text() == (tmp_path / "b" / "train_loss.csv").read_text()
