@@ -16,8 +16,8 @@ from .core import progress as _progress
 from .core import SembedError, fail, atomic_path, write_json
 
 # %% auto 0
-__all__ = ['MODELS', 'POOLERS', 'POOLER_FAMILIES', 'ModelSource', 'resolve_model', 'gguf_cache_dir', 'load_model', 'masked_mean',
-           'first_token_index', 'last_token_index', 'pool_cls', 'pool_cls_before_pooler', 'pool_avg',
+__all__ = ['MODELS', 'POOLERS', 'POOLER_FAMILIES', 'ModelSource', 'resolve_model', 'model_config', 'gguf_cache_dir', 'load_model',
+           'masked_mean', 'first_token_index', 'last_token_index', 'pool_cls', 'pool_cls_before_pooler', 'pool_avg',
            'pool_avg_first_last', 'pool_avg_top2', 'pool_last_token', 'register_pooler_family', 'pool_avg_layers',
            'get_pooler', 'pooler_layers', 'is_decoder_config', 'SentenceEncoder', 'eager_attention',
            'model_fingerprint', 'cache_dir', 'supported_poolers', 'cached_array', 'cached_encode']
@@ -94,6 +94,13 @@ def resolve_model(name_or_path: str  # registry name (see `MODELS`), local folde
         return ModelSource(key, "hub", m["hub"], None, m["hub"], defaults)
     if _HUB_ID.match(name) and ".." not in name: return ModelSource(name, "hub", name, None, name, {})
     fail(f"model '{name}': not a local path, a known name ({', '.join(MODELS)}) or a hub id 'org/name'")
+
+def model_config(name_or_path):
+    "A model's configuration read without its weights (a GGUF file's header included); None when it cannot be read (e.g. a hub id offline)."
+    from transformers import AutoConfig
+    src = resolve_model(name_or_path)
+    try: return AutoConfig.from_pretrained(src.path, **({"gguf_file": src.gguf_file} if src.gguf_file else {}))
+    except (OSError, ValueError): return None
 
 # %% ../nbs/02_encoders.ipynb
 def _one_line(e): return " ".join(f"{type(e).__name__}: {e}".split())[:400]

@@ -270,11 +270,8 @@ class EncodeContext:
         "The model's configuration, read without loading the weights when they are not loaded yet (a check needs no weights)."
         if self._enc is not None: return self._enc.model.config
         if getattr(self, "_config", None) is None:   # read once (a GGUF file's header takes seconds to parse)
-            from transformers import AutoConfig
-            from sembed.encoders import resolve_model
-            src = resolve_model(self.model_name)
-            try: self._config = AutoConfig.from_pretrained(src.path, **({"gguf_file": src.gguf_file} if src.gguf_file else {}))
-            except (OSError, ValueError): self._config = self.encoder.model.config   # the loader's one-line error
+            from sembed.encoders import model_config
+            self._config = model_config(self.model_name) or self.encoder.model.config   # else the loader's one-line error
         return self._config
 
     @property

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 from .core import fail
-from .encoders import get_pooler, register_pooler_family, _gather, first_token_index
+from .encoders import get_pooler, model_config, register_pooler_family, _gather, first_token_index
 from .angle import AnglELoss, AnglEOptions, _check as _angle_check
 from .cosent import scored_nli_view
 from .methods import Method, register
@@ -115,19 +115,9 @@ def _check(cfg, opts):
     if opts.dim_weights is not None and len(opts.dim_weights) != len(opts.dims):
         fail(f"field dim_weights: {len(opts.dim_weights)} weights for {len(opts.dims)} dims")
     if cfg.pooler not in ("cls_before_pooler", "avg"): fail(f"field pooler: bad value {cfg.pooler!r} (2DMSE pools every layer: cls_before_pooler or avg)")
-    h = _config_hidden_size(cfg.model)   # a local or installed model: its size from config.json, before loading weights
-    if h is not None and max(opts.dims) > h: fail(f"field dims: bad value {max(opts.dims)} (larger than the model's {h} dimensions)")
-
-def _config_hidden_size(model):
-    "hidden_size of a local / installed (non-GGUF) model's config.json; None when it would need the hub or a GGUF read."
-    import json
-    from pathlib import Path
-    from sembed.encoders import resolve_model
-    try: src = resolve_model(model)
-    except Exception: return None
-    f = Path(src.path) / "config.json"
-    if src.origin == "hub" or src.gguf_file or not f.is_file(): return None
-    return json.loads(f.read_text()).get("hidden_size")
+    mc = model_config(cfg.model)   # the model's size from its configuration, before any weights are loaded
+    if mc is not None and max(opts.dims) > mc.hidden_size:
+        fail(f"field dims: bad value {max(opts.dims)} (larger than the model's {mc.hidden_size} dimensions)")
 
 register(Method("2dmse", "2dmse", "train", "2D Matryoshka: AnglE's loss on every Matryoshka prefix of the last layer and of a sampled layer, plus KL to the last layer",
                 options=Matryoshka2dOptions, corpus="nli_pairs", view=scored_nli_view, objective=_Matryoshka2dObjective,
