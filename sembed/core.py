@@ -10,7 +10,7 @@ import numpy as np
 
 # %% auto 0
 __all__ = ['SembedError', 'fail', 'atomic_path', 'write_json', 'sha256_file', 'sha256_json', 'set_seed', 'git_commit', 'hardware',
-           'provenance', 'load_params', 'progress', 'check_writable', 'download_url']
+           'provenance', 'read_yaml', 'load_params', 'progress', 'check_writable', 'download_url']
 
 # %% ../nbs/00_core.ipynb
 class SembedError(Exception):
@@ -93,13 +93,17 @@ def provenance(**extra):
             "transformers": transformers.__version__, "device": hardware(), **extra}
 
 # %% ../nbs/00_core.ipynb
+def read_yaml(path):
+    "A YAML file's data (safe loading; libyaml's C parser when PyYAML has it: every pipeline stage reads params.yaml and the registry)."
+    import yaml
+    try: return yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as e: fail(f"{path}: not valid YAML ({str(e).splitlines()[0]})")
+
 def load_params(path="params.yaml"):
     "Read a YAML params file; a missing or malformed file is a `SembedError`."
-    import yaml
     path = Path(path)
     if not path.exists(): fail(f"{path}: params file not found")
-    try: d = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e: fail(f"{path}: not valid YAML ({str(e).splitlines()[0]})")
+    d = read_yaml(path)
     if not isinstance(d, dict): fail(f"{path}: expected a mapping at top level")
     return d
 

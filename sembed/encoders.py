@@ -99,8 +99,25 @@ def model_config(name_or_path):
     "A model's configuration read without its weights (a GGUF file's header included); None when it cannot be read (e.g. a hub id offline)."
     from transformers import AutoConfig
     src = resolve_model(name_or_path)
-    try: return AutoConfig.from_pretrained(src.path, **({"gguf_file": src.gguf_file} if src.gguf_file else {}))
+    try:
+        if src.gguf_file and (d := _gguf_config_dir(src)) is not None: return AutoConfig.from_pretrained(str(d))
+        return AutoConfig.from_pretrained(src.path, **({"gguf_file": src.gguf_file} if src.gguf_file else {}))
     except (OSError, ValueError): return None
+
+def _gguf_config_dir(src):
+    """A folder with the GGUF model's config.json, written once per GGUF file (parsing a GGUF header reads the whole
+    tokenizer vocabulary, ~5 s for SmolLM2, and every stage of a SmolLM2 row asks for the configuration); None without a cache."""
+    from transformers import AutoConfig
+    root = gguf_cache_dir()
+    f = Path(src.path) / src.gguf_file
+    if root is None or not f.is_file(): return None
+    from sembed.core import sha256_file
+    out = root / f"{f.stem}-{sha256_file(f)[:16]}"
+    if (out / "config.json").is_file(): return out               # the de-quantised copy (`_gguf_converted`) has it too
+    out = out.with_name(out.name + "-config")
+    if not (out / "config.json").is_file():
+        with atomic_path(out, is_dir=True) as tmp: AutoConfig.from_pretrained(src.path, gguf_file=src.gguf_file).save_pretrained(tmp)
+    return out
 
 # %% ../nbs/02_encoders.ipynb
 def _one_line(e): return " ".join(f"{type(e).__name__}: {e}".split())[:400]

@@ -96,9 +96,10 @@ def evaluate_sts(encode,              # callable: list of sentences -> array [N,
 
 # %% ../nbs/03_evaluate.ipynb
 def stsb_dev_score(encode,       # callable: list of sentences -> array [N, H]
-                   root="data"): # folder `sembed.data.download` wrote into
+                   root="data",  # folder `sembed.data.download` wrote into
+                   max_pairs=None, seed=0):  # a quick row's seeded sample of the pairs (`sample_pairs`), as its test rows
     "Spearman ×100 on STS-B dev (SentEval files), for model selection during training."
-    return evaluate_sts(encode, tasks=["STS-B"], split="dev", root=root)["tasks"]["STS-B"]["spearman"]
+    return evaluate_sts(encode, tasks=["STS-B"], split="dev", root=root, max_pairs=max_pairs, seed=seed)["tasks"]["STS-B"]["spearman"]
 
 # %% ../nbs/03_evaluate.ipynb
 def make_result(scores,       # the dict returned by `evaluate_sts`

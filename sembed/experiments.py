@@ -158,19 +158,23 @@ def experiments(params: dict, scale: str | None = None, data_root="data") -> dic
     "Every experiment of the matrix at `scale`, validated; also checks `papers` and `plugins`."
     load_plugins(params.get("plugins") or [])
     exps = {k: experiment(params, k, scale, data_root) for k in (params.get("experiments") or {})}
-    papers = params.get("papers") or []
+    _check_links(params, exps.values())
+    return exps
+
+def _check_links(params: dict, rows):
+    "What rows refer to outside themselves: known papers, transfer ids and baselines that are rows, each row's paper listed."
+    ids, papers = list(params.get("experiments") or {}), params.get("papers") or []
     from sembed.registry import paper_ids
     for p in papers:
         if p not in paper_ids(): fail(f"params.yaml: papers: unknown paper '{p}' (known: {', '.join(paper_ids())})")
     for t in transfer_settings(params).experiments:
-        if t not in exps: fail(f"params.yaml: transfer: field experiments: unknown experiment '{t}' (known: {', '.join(exps)})")
-    for e in exps.values():
+        if t not in ids: fail(f"params.yaml: transfer: field experiments: unknown experiment '{t}' (known: {', '.join(ids)})")
+    for e in rows:
         b = e.spec.baseline
-        if b is not None and (b not in exps or b == e.id):
-            fail(f"params.yaml: experiments.{e.id}: field baseline: {'unknown experiment' if b not in exps else 'the row itself'} '{b}' (known: {', '.join(k for k in exps if k != e.id)})")
+        if b is not None and (b not in ids or b == e.id):
+            fail(f"params.yaml: experiments.{e.id}: field baseline: {'unknown experiment' if b not in ids else 'the row itself'} '{b}' (known: {', '.join(k for k in ids if k != e.id)})")
         if e.paper is not None and e.paper not in papers:
             fail(f"params.yaml: experiments.{e.id}: paper '{e.paper}' is not listed in papers (its report would never render)")
-    return exps
 
 class TransferSettings(BaseModel):
     "params.yaml's `transfer`: which rows are also scored on SentEval's transfer tasks, and the protocol's settings."
@@ -190,10 +194,14 @@ def transfer_settings(params: dict) -> TransferSettings:
     return s
 
 def get_experiment(params: dict, exp_id: str, data_root="data") -> Experiment:
-    "Experiment `exp_id` at the current scale, after validating the whole matrix (a typo anywhere fails every stage)."
-    exps = experiments(params, data_root=data_root)
-    if exp_id not in exps: fail(f"params.yaml: experiments: unknown experiment '{exp_id}' (known: {', '.join(exps)})")
-    return exps[exp_id]
+    """Experiment `exp_id` at the current scale, validated with what it refers to (baseline, paper, transfer ids). The whole
+    matrix is validated by `experiments`, which `sembed prepare` runs: in `dvc repro` that stage comes first after any
+    params change, so a typo anywhere still stops the pipeline, while each later stage builds only its own row (building
+    all ~60 rows in every one of ~140 stages cost seconds each)."""
+    load_plugins(params.get("plugins") or [])
+    e = experiment(params, exp_id, None, data_root)
+    _check_links(params, [e])
+    return e
 
 # %% ../nbs/12_experiments.ipynb
 def configured(params: dict, scale="paper", data_root="data") -> dict[str, tuple[str, Experiment]]:
@@ -329,7 +337,7 @@ def build(exp: Experiment, data_root="data", models="models", results="results",
         load_sts("STS-B", split="dev", root=data_root)  # the dev set must be there before training starts
         ckpt = Path(str(out) + ".ckpt")
         if not resume and ckpt.exists(): shutil.rmtree(ckpt)
-        s = train(exp.config, out, dev_eval=lambda enc: stsb_dev_score(enc.encode, root=data_root),
+        s = train(exp.config, out, dev_eval=lambda enc: stsb_dev_score(enc.encode, root=data_root, max_pairs=exp.pairs, seed=exp.seed),
                   log_dir=results, name=exp.id, checkpoint_dir=ckpt)
         if s is None: return None   # rank > 0 under torchrun: rank 0 writes the outputs
         write_json(results / f"{exp.id}.train.json", {**head, **{k: v for k, v in s.items() if k not in ("steps_per_second", "seconds", "device")}})
@@ -415,7 +423,7 @@ def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, 
     ctx = None if exp.kind == "train" else EncodeContext(exp.model, exp.settings, data_root, batch_size)
     if ctx is not None: ctx.sweep = dict(exp.spec.sweep or {})
     encode, pooler = embed_fn(exp, data_root, models, batch_size, ctx=ctx)
-    if exp.kind == "train": encode = _memo(encode)   # geometry / isotropy re-read the evaluated sentences (no cache for trained models)
+    encode = _memo(encode)   # geometry / isotropy re-read the evaluated sentences, in another order (trained models have no disk cache; a row's cache entry is per call)
     if exp.spec.layer_grid:   # the grid's settings against the model, before any encoding
         from sembed.matryoshka2d import layer_pooler
         from sembed.encoders import SentenceEncoder
@@ -432,7 +440,8 @@ def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, 
          "compare": exp.compare, **r}
     if exp.spec.geometry:
         from sembed.geometry import stsb_geometry
-        r["geometry"] = stsb_geometry(encode, root=data_root, split="all" if exp.spec.geometry is True else exp.spec.geometry)
+        split_ = "all" if exp.spec.geometry is True else exp.spec.geometry
+        r["geometry"] = stsb_geometry(encode, root=data_root, split=split_, **({"max_pairs": exp.pairs, "seed": exp.seed} if exp.pairs and split_ != "all" else {}))
     if exp.spec.isotropy:
         from sembed.geometry import isotropy
         r["isotropy"] = isotropy(encode(sts_sentences(tasks, exp.spec.protocol, split, data_root, exp.pairs, exp.seed)), seed=exp.seed)

@@ -71,14 +71,22 @@ def stsb_geometry(encode,         # callable list[str] -> np.ndarray [N, H]
                   root="data",    # data root holding senteval/downstream/STS/STSBenchmark
                   split="all",    # "all" (train+dev+test, as SimCSE) or one of train/dev/test
                   threshold=4.0,  # positive pairs: gold score > threshold
-                  alpha=2.0, t=2.0) -> dict:
+                  alpha=2.0, t=2.0,
+                  max_pairs=None, seed=0) -> dict:  # one split only: the seeded sample of its pairs a quick row is scored on (`sample_pairs`)
     "Alignment (score > threshold pairs) and uniformity (all sentences) of `encode` on STS-B."
     splits = STSB_SPLITS if split == "all" else (split,)
     if any(s not in STSB_SPLITS for s in splits):
         fail(f"geometry: split: bad value {split!r} (use all, train, dev or test)")
+    if max_pairs is not None and len(splits) != 1: fail(f"geometry: max_pairs {max_pairs} needs one split, got {split!r}")
     s1, s2, sc = [], [], []
-    for s in splits:
-        a, b, g = _load_stsb(s, root); s1 += a; s2 += b; sc.append(g)
+    if max_pairs is not None:   # the STS evaluation's own sample (same pairs, same sentences)
+        from sembed.data import load_sts
+        from sembed.evaluate import sample_pairs
+        for a, b, g in sample_pairs(load_sts("STS-B", "senteval", splits[0], root), max_pairs, seed).values():
+            s1 += list(a); s2 += list(b); sc.append(np.asarray(g, dtype=float))
+    else:
+        for s in splits:
+            a, b, g = _load_stsb(s, root); s1 += a; s2 += b; sc.append(g)
     sc = np.concatenate(sc)
     sents = sorted(set(s1) | set(s2))
     emb = np.asarray(encode(sents))
@@ -89,7 +97,7 @@ def stsb_geometry(encode,         # callable list[str] -> np.ndarray [N, H]
     ea = emb[[idx[s1[i]] for i in pos]]; eb = emb[[idx[s2[i]] for i in pos]]
     return {"alignment": alignment(ea, eb, alpha=alpha), "uniformity": uniformity(emb, t=t),
             "n_pos_pairs": int(len(pos)), "n_sentences": len(sents), "split": split,
-            "threshold": threshold, "alpha": alpha, "t": t}
+            "threshold": threshold, "alpha": alpha, "t": t, **({"max_pairs": max_pairs} if max_pairs is not None else {})}
 
 # %% ../nbs/08_geometry.ipynb
 def isotropy(x,              # [N, H] embeddings

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict
-from .core import fail
+from .core import fail, read_yaml
 from .methods import validate
 
 # %% auto 0
@@ -120,8 +120,7 @@ def _check(path, pid, p):
 # %% ../nbs/09_registry.ipynb
 @lru_cache(maxsize=4)
 def _load(path):
-    try: d = yaml.safe_load(Path(path).read_text())
-    except yaml.YAMLError as e: fail(f"{path}: not valid YAML ({str(e).splitlines()[0]})")
+    d = read_yaml(path)
     if not isinstance(d, dict) or not isinstance(d.get("papers"), dict): fail(f"{path}: field 'papers': expected a mapping")
     for pid, p in d["papers"].items(): _check(path, pid, p)
     return d["papers"]

@@ -18,7 +18,8 @@ from .methods import Method, check_examples, get_method, read_corpus, validate, 
 from .objectives import world
 
 # %% auto 0
-__all__ = ['TrainConfig', 'batch_indices', 'linear_schedule', 'length_chunks', 'EvalEncoder', 'train']
+__all__ = ['LoRA', 'TrainConfig', 'batch_indices', 'linear_schedule', 'length_chunks', 'EvalEncoder', 'add_lora', 'merged_copy',
+           'merge_lora', 'train']
 
 # %% ../nbs/06_train.ipynb
 def _split_options(d: dict, source: str, cls):
@@ -40,6 +41,14 @@ def _split_options(d: dict, source: str, cls):
     return {**d, "pooler": pooler, "options": o.model_dump()}
 
 # %% ../nbs/06_train.ipynb
+class LoRA(BaseModel):
+    "Low-rank adapters (Hu et al. 2021, via `peft`): W x + (alpha / r) B A x on the `target` linear layers, everything else frozen."
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    r: int = Field(8, ge=1)                           # rank of A (r x in) and B (out x r)
+    alpha: float = Field(16.0, gt=0, allow_inf_nan=False)   # scale alpha / r of the update
+    dropout: float = Field(0.0, ge=0, lt=1, allow_inf_nan=False)   # dropout on the adapter's input
+    target: str | list[str] = "all-linear"            # peft target_modules: every linear layer but an output head, or names
+
 class TrainConfig(BaseModel):
     "Settings of one training run shared by every method (validated on construction)."
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -58,12 +67,14 @@ class TrainConfig(BaseModel):
     warmup_steps: int = Field(0, ge=0)           # linear warm-up steps, then linear decay to 0
     max_grad_norm: float = Field(1.0, ge=0, allow_inf_nan=False)    # gradient clipping (0 = off)
     eval_steps: int = Field(125, ge=0)           # dev evaluation every N steps (and at the end); 0 = only at the end
+    dev: bool = True                             # false: no dev evaluation at all (keep the last weights), e.g. a smoke row whose dev pass costs more than its training
     save_steps: int = Field(250, ge=0)           # checkpoint every N steps; 0 = never
     log_steps: int = Field(10, ge=1)             # average the training loss over N steps per log row
     seed: int = Field(42, ge=0)                  # seeds python, numpy, torch and the data order
     bf16: bool = True                            # bf16 autocast on GPU (CPU always runs float32)
     limit: int = Field(0, ge=0)                  # > 0: use only the first N training examples
     length_buckets: int = Field(4, ge=1)         # split each forward into N length-sorted chunks (less padding; same math)
+    lora: LoRA | None = None                     # train low-rank adapters instead of every weight; merged before saving
     options: dict = {}                           # the method's own settings, validated by its options model
 
     def __init__(self, **data):  # flat keyword arguments, as in params.yaml: method options go to `options`
@@ -128,16 +139,18 @@ def length_chunks(features: dict,  # tokenized batch (padded to the longest row)
 # %% ../nbs/06_train.ipynb
 class EvalEncoder:
     "Test-time view of an encoder being trained (kept head, test-time max_length); `encode` is `SentenceEncoder.encode`."
-    def __init__(self, encoder, head=None, max_length=None, embed=None):   # embed: (encoder, sentences) -> array, a method's test-time vectors
-        self.encoder, self.head, self.max_length, self.embed = encoder, head, max_length, embed
+    def __init__(self, encoder, head=None, max_length=None, embed=None,   # embed: (encoder, sentences) -> array, a method's test-time vectors
+                 lora=None):   # peft's wrapper when LoRA trains: evaluate a merged copy, as the saved model will be
+        self.encoder, self.head, self.max_length, self.embed, self.lora = encoder, head, max_length, embed, lora
 
     def encode(self, sentences, batch_size=64, progress=False, normalize=None):
-        train_len = self.encoder.max_length
-        if self.max_length: self.encoder.max_length = self.max_length
+        enc = self.encoder if self.lora is None else merged_copy(self.encoder, self.lora)
+        train_len = enc.max_length
+        if self.max_length: enc.max_length = self.max_length
         try:
-            if self.embed is not None: return self.embed(self.encoder, sentences)
-            return self.encoder.encode(sentences, batch_size=batch_size, progress=progress, normalize=normalize, head=self.head)
-        finally: self.encoder.max_length = train_len
+            if self.embed is not None: return self.embed(enc, sentences)
+            return enc.encode(sentences, batch_size=batch_size, progress=progress, normalize=normalize, head=self.head)
+        finally: enc.max_length = train_len
 
     __call__ = encode
 
@@ -272,6 +285,34 @@ class _Run:
         write_json(log_dir / f"{prefix}train_speed.json", speed)   # timings vary run to run: not in the metrics file
 
 # %% ../nbs/06_train.ipynb
+def _peft():
+    try: import peft
+    except ImportError: fail("TrainConfig: field lora: needs the 'peft' package (pip install peft)")
+    return peft
+
+def add_lora(encoder,       # a SentenceEncoder; its `.model` gets the adapters in place
+             spec: LoRA):   # rank, scale, dropout, target layers
+    "Freeze `encoder.model` and insert LoRA adapters into its `spec.target` linear layers; returns peft's wrapper (for `merge_lora`)."
+    peft = _peft()
+    cfg = peft.LoraConfig(r=spec.r, lora_alpha=spec.alpha, lora_dropout=spec.dropout, target_modules=spec.target, bias="none")
+    try: return peft.get_peft_model(encoder.model, cfg)
+    except ValueError as e: fail(f"TrainConfig: field lora.target: {spec.target!r}: {' '.join(str(e).split())[:200]}")
+
+def merged_copy(encoder, wrapped):
+    """A new SentenceEncoder over a copy of the model with the adapters folded in; `encoder` is untouched. Dev evaluation
+    reads it: the same vectors as the adapters' extra matmuls give (up to float rounding), at the plain model's speed
+    (on 2 CPU cores peft's unmerged layers made SmolLM2's forward ~3x slower)."""
+    import copy
+    from sembed.encoders import SentenceEncoder
+    return SentenceEncoder(copy.deepcopy(wrapped).merge_and_unload(), encoder.tokenizer, encoder.pooler, encoder.max_length,
+                           encoder.normalize, encoder.base_model)
+
+def merge_lora(encoder, wrapped):
+    "Fold the adapters into the frozen weights (W + alpha / r · B A) and remove them: `encoder.model` is a plain model again."
+    encoder.model = wrapped.merge_and_unload()
+    for p in encoder.model.parameters(): p.requires_grad_(True)   # as loaded: nothing frozen any more
+
+# %% ../nbs/06_train.ipynb
 def train(config: TrainConfig | dict,  # the run's settings (its `method` names a registered train method)
           out_dir,                      # trained model folder (HF + sembed.json + st/), written at the end
           *, encoder=None,              # a SentenceEncoder to train; default: loaded from config.model
@@ -295,6 +336,8 @@ def train(config: TrainConfig | dict,  # the run's settings (its `method` names 
     if cfg.batch_size % ws: fail(f"TrainConfig: field batch_size: bad value {cfg.batch_size} (not divisible by {ws} processes)")
     n, per_step = len(examples), cfg.batch_size * cfg.grad_accum
     if n < per_step: fail(f"train: {n} training examples are fewer than one step needs (batch_size {cfg.batch_size} x grad_accum {cfg.grad_accum})")
+    if cfg.lora is not None: _peft()              # the adapters' library is there before any model is loaded
+    if not cfg.dev: dev_eval = None
     objective = m.objective(opts)
     steps_per_epoch = n // cfg.batch_size // cfg.grad_accum
     total = cfg.max_steps or cfg.epochs * steps_per_epoch
@@ -306,6 +349,7 @@ def train(config: TrainConfig | dict,  # the run's settings (its `method` names 
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}") if cuda else torch.device("cpu")
     set_seed(cfg.seed)
     if encoder is None: encoder = _load_encoder(cfg, device)
+    lora = add_lora(encoder, cfg.lora) if cfg.lora is not None else None   # before the optimizer collects what trains
     test_max_length = getattr(encoder, "max_length", None) or cfg.max_length  # evaluation and the saved model: the model's own limit
     encoder.max_length = cfg.max_length                      # training: the method's max length
     if cfg.pooler is not None and encoder.pooler != cfg.pooler:
@@ -330,7 +374,7 @@ def train(config: TrainConfig | dict,  # the run's settings (its `method` names 
     run = _Run(cfg, net, objective, opt, sched, ckpt_dir, rank, ws, device)
     run.resume()
     test_embed = (lambda enc, s: m.test_embed(enc, s, opts)) if m.test_embed else None
-    eval_encoder = EvalEncoder(encoder, head if head_mode == "mlp" else None, test_max_length, test_embed)
+    eval_encoder = EvalEncoder(encoder, head if head_mode == "mlp" else None, test_max_length, test_embed, lora)
     # ---- the loop ------------------------------------------------------------------------------
     bar = _progress(total=total, initial=run.st["step"], disable=not progress or rank != 0, desc=f"train {m.name}", unit="step")
     t0, step0 = None, run.st["step"]
@@ -372,6 +416,7 @@ def train(config: TrainConfig | dict,  # the run's settings (its `method` names 
     if rank == 0:
         if dev_eval is not None: run.restore_best()
         net.eval()
+        if lora is not None: merge_lora(encoder, lora)   # the saved model is a plain one: W + (alpha / r) B A
         encoder.max_length = test_max_length
         pooler = save_trained(encoder, out_dir, head=head if head_mode == "mlp" else None, head_mode=head_mode,
                               method=m.name, base_model=cfg.model, max_length=test_max_length,

@@ -257,25 +257,30 @@ def test_prompting_reports_show_rows_selections_and_claims(repro):
 
 @pytest.mark.slow
 def test_training_paper_reports_show_smoke_rows_curves_and_geometry(repro):
-    "The SBERT / CoSENT / AnglE / ESimCSE / ConSERT / 2DMSE / Pcc-tuning reports, as `dvc repro` rendered them: the smoke banner, every row's 7-task "
-    "average before and after training, the training curves and the alignment / uniformity of both rows on STS-B test."
+    "The SBERT / CoSENT / AnglE / ESimCSE / ConSERT / 2DMSE / Pcc-tuning / PromptBERT reports, as `dvc repro` rendered them: the smoke "
+    "banner, every trained row and its before-training row (average, training curves, alignment / uniformity on STS-B test)."
     from sembed.core import load_params
+    from sembed.methods import get_method, load_plugins
+    load_plugins()
     exps = load_params(ROOT / "params.yaml")["experiments"]
-    for paper in ("sbert", "cosent", "angle", "esimcse", "consert", "2dmse", "pcc-tuning"):
+    expected = {"pcc-tuning": 2, "promptbert": 1}   # trained rows per report (Pcc-tuning: MiniLM and SmolLM2 + LoRA)
+    for paper in ("sbert", "cosent", "angle", "esimcse", "consert", "2dmse", "pcc-tuning", "promptbert"):
         rows, soup, text = _paper_report(paper, exps)
-        trained = [k for k in rows if exps[k]["method"] != "pooler"]
-        assert len(rows) == 2 and len(trained) == 1, (paper, rows)
+        trained = [k for k in rows if get_method(exps[k]["method"]).kind == "train"]
+        assert len(trained) == expected.get(paper, 1), (paper, rows)
+        if paper not in expected: assert len(rows) == 2, (paper, rows)
         assert "smoke run — not a replication" in text, paper
         assert "Training loss" in text or soup.find(string=lambda s: s and "Training" in s), paper
-        for rid in rows:
-            r = json.loads((ROOT / f"results/{rid}.json").read_text())
-            assert r["model"] == "minilm-l6" and len(r["tasks"]) == 7, rid
-            assert f"{r['avg']:.2f}" in text, rid
-            assert r["geometry"]["split"] == "test" and f"{r['geometry']['alignment']:.4f}" in text, rid
-        t = trained[0]
-        assert exps[t]["baseline"] in rows
-        loss = (ROOT / f"results/{t}.train_loss.csv").read_text().splitlines()
-        assert loss[0] == "step,loss,lr" and len(loss) >= 3, t
+        for t in trained:
+            assert exps[t]["baseline"] in rows, t
+            for rid in (t, exps[t]["baseline"]):
+                r = json.loads((ROOT / f"results/{rid}.json").read_text())
+                want = exps[rid]["scales"]["smoke"].get("tasks")
+                assert len(r["tasks"]) == (len(want) if want else 7) and r["model"] == exps[rid]["scales"]["smoke"]["model"], rid
+                assert f"{r['avg']:.2f}" in text, rid
+                assert r["geometry"]["split"] == "test" and f"{r['geometry']['alignment']:.4f}" in text, rid
+            loss = (ROOT / f"results/{t}.train_loss.csv").read_text().splitlines()
+            assert loss[0] == "step,loss,lr" and len(loss) >= 2, t
 
 
 @pytest.mark.slow

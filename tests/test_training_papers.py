@@ -384,6 +384,44 @@ def test_pcc_bad_scores_exit_2_and_write_nothing(tmp_path, capsys, data_dir, tex
         "model": "minilm-l6", "data": "stsb-sickr-train", "batch_size": 2, "max_steps": 1}}}, msg)
 
 
+def test_lora_resume_gives_the_same_final_weights(tmp_path):
+    """LoRA (TrainConfig.lora): interrupted after its step-4 checkpoint and resumed, the run ends with the straight run's
+    merged weights; the checkpoint holds the adapters, the saved folder does not."""
+    resume = _interrupted_then_resumed(tmp_path, dict(batch_size=4, max_steps=6, learning_rate=1e-2, eval_steps=2, save_steps=2,
+                                                      log_steps=1, seed=3, lora={"r": 4, "alpha": 8.0, "dropout": 0.1}))
+    ck = torch.load(tmp_path / "b.ckpt" / "last.pt", weights_only=False)
+    assert any("lora_A" in k for k in ck["model"])
+    resume()
+    wa, wb = saved_weights(tmp_path / "a"), saved_weights(tmp_path / "b")
+    assert wa.keys() == wb.keys() and not any("lora" in k for k in wa) and all(torch.equal(wa[k], wb[k]) for k in wa)
+    w0 = tiny_encoder("cls_before_pooler").model.state_dict()
+    assert torch.equal(wa["embeddings.word_embeddings.weight"], w0["embeddings.word_embeddings.weight"])   # frozen, no adapter
+    assert not torch.equal(wa["encoder.layer.0.attention.self.query.weight"], w0["encoder.layer.0.attention.self.query.weight"])
+
+
+def test_pcc_prompt_rows_of_params():
+    "The SmolLM2 Pcc-tuning pair: LoRA r 64 / alpha 16 / dropout 0.05 (the authors' code), the authors' prompt, a prompt baseline."
+    from sembed.core import load_params
+    from sembed.experiments import experiments
+    from sembed.pcc_tuning import PCC_TEMPLATE
+    exps = experiments(load_params(Path(__file__).resolve().parents[1] / "params.yaml"), "smoke")
+    e, b = exps["pcc-prompt-lora"], exps["pcc-prompt-base"]
+    assert e.spec.baseline == b.id and e.model == b.model == "smollm2-135m" and e.pairs == b.pairs and e.tasks == b.tasks
+    assert (e.config.lora.r, e.config.lora.alpha, e.config.lora.dropout, e.config.lora.target) == (64, 16.0, 0.05, "all-linear")
+    assert e.config.opts.template == b.config.template == PCC_TEMPLATE and e.config.pooler == "last_token"
+
+
+def test_pcc_prompt_on_an_encoder_only_model_exits_2_and_writes_nothing(tmp_path, capsys, data_dir):
+    "pcc-tuning-prompt asked of MiniLM: refused from its configuration, before any weights are loaded; one line, exit 2, no folder."
+    (tmp_path / "data" / "train").mkdir(parents=True)
+    (tmp_path / "data" / "senteval").symlink_to(data_dir / "senteval")
+    _write(tmp_path / "data" / "train" / "stsb-sickr-train.csv",
+           "sentence1,sentence2,score\nA man.,A person.,4.5\nA dog.,A cat.,1.0\n")
+    _train_cli_refuses(tmp_path, capsys, {"method": "pcc-tuning-prompt", "scales": {"smoke": {
+        "model": "minilm-l6", "data": "stsb-sickr-train", "batch_size": 2, "max_steps": 1, "max_length": 128}}},
+        "is encoder-only")
+
+
 # ---- PromptBERT, trained (nbs/18_promptbert)
 def test_promptbert_unsup_length_buckets_exit_2_before_work(tmp_path, capsys):
     "The two template views are the batch's halves: length_buckets other than 1 is one line, exit 2, nothing written."
@@ -408,13 +446,11 @@ def test_promptbert_unsup_trains_and_evaluates_through_its_template(tmp_path):
     assert np.abs(seen[-1] - want).max() <= 1e-4 * max(1.0, np.abs(want).max())
 
 
-def test_promptbert_unsup_rows_are_configured_with_their_reason():
-    "The trained PromptBERT pair is kept out of `dvc repro` for the CI budget (params.yaml `configured`) and still builds."
+def test_promptbert_unsup_rows_run_in_the_pipeline():
+    "The trained PromptBERT pair is in `experiments` (a dvc stage each), tested against its view-1 before-training row."
     from sembed.core import load_params
-    from sembed.experiments import configured
+    from sembed.experiments import experiments
     p = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
-    rows = {k: v for k, v in p["configured"].items() if k.startswith("promptbert")}
-    assert set(rows) == {"promptbert-view1", "promptbert-unsup"} and not set(rows) & set(p["experiments"])
-    built = configured({**p, "configured": rows}, scale="smoke")
-    why, e = built["promptbert-unsup"]
-    assert "CI budget" in why and e.method.name == "promptbert-unsup" and e.config.length_buckets == 1
+    assert not {"promptbert-view1", "promptbert-unsup"} & set(p.get("configured") or {})
+    e = experiments(p, "smoke")["promptbert-unsup"]
+    assert e.method.name == "promptbert-unsup" and e.config.length_buckets == 1 and e.spec.baseline == "promptbert-view1"
