@@ -195,11 +195,18 @@ def cmd_geometry(a):
 
 # %% ../nbs/04_cli.ipynb
 def cmd_report(a):
-    "Render `--paper`'s report, or the leaderboard with `--leaderboard`."
+    "Render `--paper`'s report, the leaderboard with `--leaderboard`, or with `--all` every paper of `--params` and the leaderboard."
     from sembed.registry import get_paper
-    if bool(a.paper) == bool(a.leaderboard): fail("report: give exactly one of --paper ID or --leaderboard")
+    if sum(map(bool, (a.paper, a.leaderboard, a.all))) != 1: fail("report: give exactly one of --paper ID, --leaderboard or --all")
     root = Path(a.root)
-    if a.paper:
+    if a.all:
+        papers = load_params(root / a.params).get("papers") or []
+        for p in papers: get_paper(p)
+        check_writable(root / a.out / "leaderboard.html", "--out")
+        from sembed.report import render_reports, render_leaderboard
+        for f in render_reports(papers, root=root, out_dir=a.out, jobs=a.jobs): print(f"report: {f}")
+        print(f"report: {render_leaderboard(root=root, out_dir=a.out)}")
+    elif a.paper:
         get_paper(a.paper)
         check_writable(root / a.out / f"{a.paper}.html", "--out")
         from sembed.report import render_report
@@ -275,6 +282,9 @@ def build_parser():
     c.add_argument("--models", default="models"); c.add_argument("--results", default="results"); c.set_defaults(func=cmd_card)
     r = sub.add_parser("report", help="render a paper's report or the leaderboard (never trains)")
     r.add_argument("--paper", default=None); r.add_argument("--leaderboard", action="store_true")
+    r.add_argument("--all", action="store_true", help="every paper of --params's `papers`, then the leaderboard")
+    r.add_argument("--params", default="params.yaml", help="params file (with --all; relative to --root)")
+    r.add_argument("--jobs", type=int, default=1, help="reports rendered at once (with --all)")
     r.add_argument("--root", default="."); r.add_argument("--out", default="reports")
     r.set_defaults(func=cmd_report)
     return p

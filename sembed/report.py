@@ -19,8 +19,8 @@ __all__ = ['SMOKE_BANNER', 'TEMPLATE', 'RESULTS', 'SYNTHETIC_NOTE', 'DIFF_FIELDS
            'selections', 'plot_selection', 'sweeps', 'sweep_table', 'sweep_html', 'plot_sweep', 'isotropy_table',
            'layer_grids', 'layer_grid_table', 'plot_layer_grids', 'claims_table', 'claims_html', 'smoke_note',
            'fragment', 'header_html', 'provenance_html', 'comparison_html', 'transfer_html', 'geometry_html',
-           'notebook_to_html', 'render_report', 'leaderboard_rows', 'leaderboard_frame', 'leaderboard_html',
-           'render_leaderboard']
+           'notebook_to_html', 'render_report', 'render_reports', 'leaderboard_rows', 'leaderboard_frame',
+           'leaderboard_html', 'render_leaderboard']
 
 # %% ../nbs/11_report.ipynb
 SMOKE_BANNER = "smoke run — not a replication"
@@ -755,6 +755,25 @@ def render_report(paper_id,           # a registry id, e.g. "simcse"
         with atomic_path(out / f"{paper_id}.ipynb") as t: shutil.copyfile(nb_tmp, t)
         with atomic_path(out / f"{paper_id}.html") as t: t.write_text(page, encoding="utf-8")
     return out / f"{paper_id}.html"
+
+# %% ../nbs/11_report.ipynb
+def _render_one(args):
+    paper_id, root, out_dir = args
+    return str(render_report(paper_id, root=root, out_dir=out_dir))
+
+def render_reports(paper_ids,          # registry ids, e.g. params.yaml's `papers`
+                   root=".",           # repository root
+                   out_dir="reports",  # where the pages are written (relative to root)
+                   jobs=1):            # reports rendered at once (separate processes)
+    "Render every paper of `paper_ids` (see `render_report`); returns their HTML paths in the order given."
+    for p in paper_ids: get_paper(p)   # every id valid before anything runs
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1: fail(f"render_reports: jobs: bad value {jobs!r} (an integer >= 1)")
+    todo = [(p, str(Path(root).resolve()), str(out_dir)) for p in paper_ids]
+    if jobs == 1 or len(todo) < 2: return [Path(_render_one(t)) for t in todo]
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=mp.get_context("spawn")) as ex:
+        return [Path(p) for p in ex.map(_render_one, todo)]
 
 # %% ../nbs/11_report.ipynb
 LEADERBOARD_COLUMNS = ["paper", "experiment", "label", "method", "kind", "base_model", "scale", "protocol", *STS_COLUMNS,

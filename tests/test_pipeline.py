@@ -242,8 +242,9 @@ def test_prompting_reports_show_rows_selections_and_claims(repro):
         assert rows, paper
         for rid in rows:
             r = json.loads((ROOT / f"results/{rid}.json").read_text())
-            assert r["model"] == "smollm2-135m" and list(r["tasks"]) == ["STS-B"] and r["tasks"]["STS-B"]["n"] == 690, rid   # smoke: a 690-pair sample
-            assert r["max_pairs"] == 690, rid
+            want = exps[rid]["scales"]["smoke"]["pairs"]   # smoke: a seeded sample of STS-B test's pairs
+            assert r["model"] == "smollm2-135m" and list(r["tasks"]) == ["STS-B"] and r["tasks"]["STS-B"]["n"] == want, rid
+            assert r["max_pairs"] == want and want < 1379, rid
             assert f"{r['tasks']['STS-B']['spearman']:.2f}" in text, rid
             summary = json.loads((ROOT / f"results/{rid}.train.json").read_text())
             if exps[rid]["method"] in ("contrastive-prompting", "token-prepending"):

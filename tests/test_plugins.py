@@ -75,10 +75,10 @@ def project(tmp_path_factory, mirror):
 def test_toy_plugin_gains_stages_and_runs(project):
     assert (project / "dvc.yaml").read_bytes() == (ROOT / "dvc.yaml").read_bytes()   # no edit to dvc.yaml
     dag = _dvc(project, "dag").stdout
-    for stage in ["train@toy-run", "eval@toy-run", "report@toy"]:
+    for stage in ["train@toy-run", "eval@toy-run", "reports"]:
         assert stage in dag, stage
     status = _dvc(project, "status").stdout
-    assert "train@toy-run" in status and "eval@toy-run" in status and "report@toy" in status
+    assert "train@toy-run" in status and "eval@toy-run" in status and "reports" in status
     p = subprocess.run([str(BIN / "sembed"), "methods"], cwd=project, capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": str(project)})
     assert p.returncode == 0 and "| toy-mse | toy | train |" in p.stdout, p.stdout + p.stderr

@@ -295,3 +295,24 @@ def test_browser_render_without_console_errors(rendered, tmp_path):
                                             "{ t.click(); t.click(); });</script></body>")
     clicked = tmp_path / "lb.html"; clicked.write_text(page)
     assert _chromium(clicked.as_uri(), tmp_path / "lb.png", tmp_path / "u2") == []
+
+
+def test_report_all_renders_every_listed_paper_two_at_a_time(tmp_path):
+    "`sembed report --all --jobs 2` (the `reports` stage): every paper of params.yaml's `papers`, then the leaderboard."
+    root = synthetic_results(tmp_path / "tree", "sbert", scale="smoke", params=repo_params())
+    sbert = yaml.safe_load((root / "params.yaml").read_text())
+    synthetic_results(root, "simcse", scale="smoke", params=repo_params())      # same tree: both papers' results
+    text = (root / "params.yaml").read_text()
+    both = yaml.safe_load(text); both["papers"] = ["simcse", "sbert"]; both["experiments"].update(sbert["experiments"])
+    (root / "params.yaml").write_text(text.splitlines()[0] + "\n" + yaml.safe_dump(both, sort_keys=False))
+    p = subprocess.run([str(Path(sys.executable).parent / "sembed"), "report", "--all", "--jobs", "2", "--root", str(root)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[-2000:]
+    lines = [l for l in p.stdout.splitlines() if l.startswith("report: ")]
+    assert [Path(l.split(" ", 1)[1]).name for l in lines] == ["simcse.html", "sbert.html", "leaderboard.html"]
+    for paper, title in [("simcse", "SimCSE"), ("sbert", "Sentence-BERT")]:
+        text = BeautifulSoup((root / "reports" / f"{paper}.html").read_text(), "html.parser").get_text(" ")
+        assert title in text and "SYNTHETIC" in text.upper(), paper
+    bad = subprocess.run([str(Path(sys.executable).parent / "sembed"), "report", "--all", "--paper", "simcse", "--root", str(root)],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "exactly one of" in bad.stderr
