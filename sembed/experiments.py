@@ -68,16 +68,18 @@ def scale_of(params: dict, scale: str | None = None) -> str:
     return scale
 
 def scale_settings(spec: ExperimentSpec, exp_id: str, scale: str) -> tuple[dict, str]:
-    "(settings, source) of `spec` at `scale` (full falls back to smoke; `base:` picks an alternative)."
+    "(settings, source) of `spec` at `scale` (full falls back to smoke, less smoke's pair sample; `base:` picks an alternative)."
     src = _source(exp_id, scale)
     s = spec.scales.get(scale)
-    if s is None and scale == "full": s, src = spec.scales.get("smoke"), _source(exp_id, "smoke")
+    fallback = s is None and scale == "full"
+    if fallback: s, src = spec.scales.get("smoke"), _source(exp_id, "smoke")
     if s is None: fail(f"{src}: missing (experiment '{exp_id}' is not configured at scale '{scale}')")
     s = dict(s)
     if "base" in s:
         b = s.pop("base")
         if not isinstance(s.get(b), dict): fail(f"{src}: base: unknown value {b!r} (known: {', '.join(k for k, v in s.items() if isinstance(v, dict))})")
         s, src = dict(s[b]), f"{src}.{b}"
+    if fallback: s.pop("pairs", None)   # smoke's sample of each task's pairs is a CI budget: full scores every pair
     return s, src
 
 def experiment(params: dict,          # the parsed params.yaml
