@@ -450,7 +450,8 @@ def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, 
     if exp.spec.sweep: r["sweep"] = sweep(exp, ctx, tasks, split, data_root, models)
     if exp.spec.layer_grid:
         from sembed.matryoshka2d import layer_grid
-        r["layer_grid"] = layer_grid(grid_enc, pooler, exp.spec.layer_grid, protocol=exp.spec.protocol, root=data_root, batch_size=batch_size)
+        r["layer_grid"] = layer_grid(grid_enc, pooler, exp.spec.layer_grid, protocol=exp.spec.protocol, root=data_root, batch_size=batch_size,
+                                     max_pairs=exp.pairs, seed=exp.seed)   # on the row's own pair sample, as its STS-B score
     if out is not None: write_json(out, r)
     return r
 

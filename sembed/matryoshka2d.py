@@ -127,17 +127,19 @@ register(Method("2dmse", "2dmse", "train", "2D Matryoshka: AnglE's loss on every
 def layer_grid(encoder,               # a SentenceEncoder
                pooler: str,           # the row's pooler (cls_before_pooler or avg), applied to each layer
                dims: list[int],       # prefixes (each at most the model's size)
-               task="STS-B", split="test", protocol="senteval", root="data", batch_size=64, progress=True) -> dict:
+               task="STS-B", split="test", protocol="senteval", root="data", batch_size=64, progress=True,
+               max_pairs=None,        # the row's seeded pair sample (`sembed.evaluate.sample_pairs`; None: every pair)
+               seed=0) -> dict:       # the sample's seed
     "Spearman × 100 of every (hidden state 1..L, first-d dimensions) on one STS task: {task, split, layers, dims, spearman[l][d]}."
     import numpy as np
-    from sembed.evaluate import evaluate_sts
+    from sembed.evaluate import evaluate_sts, sample_pairs
     from sembed.data import load_sts
     h, n = encoder.hidden_size, encoder.model.config.num_hidden_layers
     dims = [int(d) for d in dims]
     bad = [d for d in dims if not 1 <= d <= h]
     if bad: fail(f"layer_grid: dimension {bad[0]} outside 1..{h} (the model's size)")
     names = [layer_pooler(pooler, k) for k in range(1, n + 1)]
-    data = load_sts(task, protocol=protocol, split=split, root=root)
+    data = sample_pairs(load_sts(task, protocol=protocol, split=split, root=root), max_pairs, seed)
     sents = list(dict.fromkeys(s for s1, s2, _ in data.values() for s in list(s1) + list(s2)))
     emb = encoder.encode_poolers(sents, names, batch_size=batch_size, progress=progress, normalize=False)
     pos = {s: i for i, s in enumerate(sents)}
@@ -146,7 +148,9 @@ def layer_grid(encoder,               # a SentenceEncoder
         row = []
         for d in dims:
             e = emb[name][:, :d]
-            r = evaluate_sts(lambda ss: e[[pos[s] for s in ss]], protocol=protocol, tasks=[task], split=split, root=root)
+            r = evaluate_sts(lambda ss: e[[pos[s] for s in ss]], protocol=protocol, tasks=[task], split=split, root=root,
+                             max_pairs=max_pairs, seed=seed)
             row.append(float(r["tasks"][task]["spearman"]))
         grid.append(row)
-    return {"task": task, "split": split, "pooler": pooler, "layers": list(range(1, n + 1)), "dims": dims, "spearman": grid}
+    return {"task": task, "split": split, "pooler": pooler, "layers": list(range(1, n + 1)), "dims": dims, "spearman": grid,
+            **({"max_pairs": max_pairs} if max_pairs is not None else {})}

@@ -118,7 +118,9 @@ def test_real_report(repro, tmp_path):
         assert row in transfer, row
     tr = json.loads((ROOT / "results/simcse-sup.transfer.json").read_text())
     assert f"{tr['avg']:.2f}" in transfer and "89.25" in transfer  # ours from the pipeline, the paper's sup-SimCSE CR
-    assert "stratified sample of at most 5,000" in soup.select_one(".transfer-note").get_text()   # the smoke cap, said
+    from sembed.core import load_params
+    cap = load_params(ROOT / "params.yaml")["transfer"]["max_train"]["smoke"]
+    assert f"stratified sample of at most {cap:,}" in soup.select_one(".transfer-note").get_text()   # the smoke cap, said
     from test_report import CHROMIUM, _chromium
     if CHROMIUM is None: pytest.skip("chromium not installed (apt-get install -y chromium)")
     assert _chromium(html.as_uri(), tmp_path / "simcse.png", tmp_path / "u") == []
@@ -142,7 +144,7 @@ def test_transfer_results(repro):
         res = json.loads((ROOT / f"results/{i}.transfer.json").read_text())
         sts = json.loads((ROOT / f"results/{i}.json").read_text())
         assert res["protocol"] == "transfer" and res["experiment"] == i and res["scale"] == "smoke"
-        extra = {"geometry", "isotropy", "sweep"}   # measurements of the STS evaluation only
+        extra = {"geometry", "isotropy", "sweep", "max_pairs"}   # measurements (and the pair sample) of the STS evaluation only
         assert {k for k in sts if k not in extra} <= set(res) | extra   # the STS schema, protocol transfer
         assert list(res["tasks"]) == TRANSFER_TASKS
         accs = [res["tasks"][t]["acc"] for t in TRANSFER_TASKS]
@@ -161,7 +163,9 @@ def test_model_cards_parse_and_match_results(repro):
     from huggingface_hub import ModelCard
     from sembed.core import load_params
     from sembed.experiments import experiments
-    trained = [k for k, e in experiments(load_params(ROOT / "params.yaml")).items() if e.kind == "train"]
+    from sembed.encoders import MODELS
+    exps = experiments(load_params(ROOT / "params.yaml"))
+    trained = [k for k, e in exps.items() if e.kind == "train"]
     assert {"simcse-unsup", "simcse-sup"} <= set(trained)
     for i in trained:
         sts = json.loads((ROOT / f"results/{i}.json").read_text())
@@ -173,7 +177,7 @@ def test_model_cards_parse_and_match_results(repro):
         assert (ROOT / "models" / i / "st").is_dir() == (own is None), i                     # no sentence-transformers copy
         for folder, lib in [(ROOT / "models" / i, "transformers"), (ROOT / "models" / i / "st", "sentence-transformers")][:1 if own else 2]:
             card = ModelCard.load(folder / "README.md")
-            assert card.data.library_name == lib and card.data.base_model == "sentence-transformers/all-MiniLM-L6-v2"
+            assert card.data.library_name == lib and card.data.base_model == MODELS[exps[i].model]["hub"], (i, card.data.base_model)
             got = {(e.dataset_name, e.metric_type): e.metric_value for e in card.data.eval_results}
             assert got == want, (i, lib)
             assert "not a replication" in card.text and sts["provenance"]["git_commit"] in card.text
