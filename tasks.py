@@ -72,9 +72,9 @@ def report(c, paper="", all=False):
     if bool(paper) == bool(all):
         sys.exit(f"invoke report: give exactly one of --paper ID or --all (known ids: {', '.join(paper_ids())})")
     if paper: _known_paper(paper)  # before anything runs or is written
-    from sembed.report import render_report, render_leaderboard
-    for pid in ([paper] if paper else load_params(ROOT / "params.yaml").get("papers", [])):
-        print(f"report: {render_report(pid, root=ROOT).relative_to(ROOT)}")
+    from sembed.report import render_reports, render_leaderboard
+    for f in render_reports([paper] if paper else load_params(ROOT / "params.yaml").get("papers", []), root=ROOT, jobs=1 if paper else 2):
+        print(f"report: {f.relative_to(ROOT)}")
     print(f"report: {render_leaderboard(root=ROOT).relative_to(ROOT)}")
 
 
