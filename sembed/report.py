@@ -11,21 +11,23 @@ from .core import fail, atomic_path, sha256_file, load_params, write_json
 from .registry import get_paper, load_registry, paper_ids, paper_link, STS_COLUMNS, TRANSFER_COLUMNS
 
 # %% auto 0
-__all__ = ['SMOKE_BANNER', 'TEMPLATE', 'RESULTS', 'SYNTHETIC_NOTE', 'DIFF_FIELDS', 'FRAGMENTS', 'HTML_TEMPLATE',
+__all__ = ['SMOKE_BANNER', 'TEMPLATE', 'RESULTS', 'MEASURED', 'SYNTHETIC_NOTE', 'DIFF_FIELDS', 'FRAGMENTS', 'HTML_TEMPLATE',
            'LEADERBOARD_COLUMNS', 'SORT_JS', 'LEADERBOARD_PAGE', 'result_files', 'read_json', 'read_csv', 'scores_of',
-           'paper_experiments', 'experiment_row', 'report_data', 'synthetic_results', 'comparison_table',
-           'transfer_table', 'provenance_rows', 'row_provenance', 'differences', 'plot_task_bars', 'plot_training',
-           'plot_transfer', 'plot_geometry', 'geometry_table', 'baseline_table', 'plot_baseline_delta', 'baseline_html',
-           'selections', 'plot_selection', 'sweeps', 'sweep_table', 'sweep_html', 'plot_sweep', 'isotropy_table',
-           'layer_grids', 'layer_grid_table', 'plot_layer_grids', 'claims_table', 'claims_html', 'smoke_note',
-           'fragment', 'header_html', 'provenance_html', 'comparison_html', 'transfer_html', 'geometry_html',
-           'notebook_to_html', 'render_report', 'render_reports', 'leaderboard_rows', 'leaderboard_frame',
-           'leaderboard_html', 'render_leaderboard']
+           'paper_experiments', 'experiment_row', 'measured_rows', 'report_data', 'synthetic_results',
+           'comparison_table', 'transfer_table', 'provenance_rows', 'row_provenance', 'differences', 'plot_task_bars',
+           'plot_training', 'plot_transfer', 'plot_geometry', 'geometry_table', 'baseline_table', 'plot_baseline_delta',
+           'baseline_html', 'selections', 'plot_selection', 'sweeps', 'sweep_table', 'sweep_html', 'plot_sweep',
+           'isotropy_table', 'layer_grids', 'layer_grid_table', 'plot_layer_grids', 'claims_table', 'claims_html',
+           'measured_table', 'measured_baseline_table', 'not_measured', 'smoke_note', 'fragment', 'header_html',
+           'provenance_html', 'comparison_html', 'transfer_html', 'geometry_html', 'measured_html', 'notebook_to_html',
+           'render_report', 'render_reports', 'leaderboard_rows', 'leaderboard_frame', 'leaderboard_html',
+           'render_leaderboard']
 
 # %% ../nbs/11_report.ipynb
 SMOKE_BANNER = "smoke run — not a replication"
 TEMPLATE = Path("reports") / "templates" / "paper.ipynb"
 RESULTS = "results"   # the pipeline's results folder under the repository root
+MEASURED = "measured"  # committed result trees of runs at a larger scale than CI's: measured/<scale>/results/<id>.json
 
 # %% ../nbs/11_report.ipynb
 def result_files(root, exp_id) -> dict:
@@ -113,6 +115,24 @@ def experiment_row(exp, paper: dict, root=".") -> dict:
             "baseline_transfer_scores": scores_of(read_json(result_files(root, b)["transfer"]) if b else None, ttasks, "acc"),
             "stale": _stale(exp, res, summary), "files": {k: str(v.relative_to(root)) for k, v in f.items()}}
 
+def measured_rows(paper_id, params: dict, root=".", scale="full") -> dict:
+    """{id: `experiment_row`} of the paper's rows with a result archived under `root`/measured/<scale>/results/ (a run at
+    `scale` the CI pipeline does not repeat), each read against params' `scale` settings (so a changed setting is stale)."""
+    tree = Path(root) / MEASURED / scale
+    if not (tree / RESULTS).is_dir(): return {}
+    paper = get_paper(paper_id)
+    out = {}
+    for k, e in paper_experiments(params, paper_id, scale, data_root=Path(root) / "data").items():
+        f = result_files(tree, k)["result"]
+        res = read_json(f)
+        if res is None: continue
+        for field, want in (("experiment", k), ("scale", scale)):
+            if res.get(field) != want: fail(f"{f}: field {field}: {res.get(field)!r} (a file of {MEASURED}/{scale}/ must be experiment {k!r} at scale {scale!r})")
+        out[k] = experiment_row(e, paper, tree)
+        out[k]["stale"] = [s.replace(f"{RESULTS}/", f"{MEASURED}/{scale}/{RESULTS}/").replace("(re-run the pipeline)", f"(re-run it at scale {scale})")
+                           for s in out[k]["stale"]]
+    return out
+
 def report_data(paper_id, root=".") -> dict:
     "All inputs of one paper's report: `root`/params.yaml, the paper's experiments at its scale, their result files."
     paper = get_paper(paper_id)
@@ -122,10 +142,12 @@ def report_data(paper_id, root=".") -> dict:
     scale = scale_of(params)
     exps = paper_experiments(params, paper_id, scale, data_root=root / "data")
     rows = {k: experiment_row(e, paper, root) for k, e in exps.items()}
+    measured = measured_rows(paper_id, params, root) if scale != "full" else {}
     lock = root / "dvc.lock"
     return {"paper": paper, "params": params, "scale": scale, "is_replication": scale == "paper",
             "dvc_lock_sha256": sha256_file(lock) if lock.exists() else None, "experiments": rows,
-            "stale": [s for r in rows.values() for s in r["stale"]],
+            "stale": [s for r in rows.values() for s in r["stale"]], "measured": measured,
+            "measured_stale": [s for r in measured.values() for s in r["stale"]],
             "rendered_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 # %% ../nbs/11_report.ipynb
@@ -643,6 +665,32 @@ def claims_html(data: dict) -> str:
     return "".join(parts) or "<p class='claims'>The registry lists no claim of this paper.</p>"
 
 # %% ../nbs/11_report.ipynb
+def measured_table(data: dict):
+    "pandas DataFrame: the `full` scores (Spearman × 100) of the paper's rows measured once (`measured_rows`), with their run."
+    import pandas as pd
+    cols = list(data["paper"]["tasks"]) + ["avg"]
+    rows, index = [], []
+    for k, r in (data.get("measured") or {}).items():
+        p = r["provenance"]
+        rows.append({**(r["scores"] or {}), "model": r["base_model"], "n pairs": sum(int(t.get("n", 0)) for t in r["result"]["tasks"].values()),
+                     "git commit": str(p.get("git_commit", "?"))[:12], "hardware": p.get("device", "?")})
+        index.append((r["label"], k))
+    if not rows: return pd.DataFrame(columns=cols, dtype=float)
+    df = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["row", "experiment"]))
+    df[cols] = df[cols].astype(float).round(2)
+    return df[cols + ["model", "n pairs", "git commit", "hardware"]]
+
+def measured_baseline_table(data: dict):
+    "`baseline_table` of the rows measured at `full` whose baseline (a row of any paper, or a plain one) was measured at `full` too."
+    return baseline_table({"paper": data["paper"], "experiments": {k: r for k, r in (data.get("measured") or {}).items()
+                                                                    if r["baseline_scores"] is not None}})
+
+def not_measured(data: dict) -> list[str]:
+    "The paper's rows with no archived `full` result (empty when nothing of this paper was measured at `full`)."
+    m = data.get("measured") or {}
+    return [k for k in data["experiments"] if k not in m] if m else []
+
+# %% ../nbs/11_report.ipynb
 def smoke_note(data: dict) -> str:
     "What numbers at a non-paper scale are (empty at paper scale)."
     if data["is_replication"]: return ""
@@ -706,6 +754,20 @@ def transfer_html(data: dict) -> str:
 def geometry_html(data: dict) -> str:
     "The geometry table (class 'geometry'): four decimals."
     return geometry_table(data).to_html(classes="geometry", na_rep="—", float_format=lambda v: f"{v:.4f}")
+
+def measured_html(data: dict) -> str:
+    "The measured-at-full tables (classes 'measured', 'measured-baseline'), stale warnings and the rows not measured."
+    df = measured_table(data)
+    if not len(df): return ""
+    html = df.to_html(classes="measured", na_rep="—", float_format=lambda v: f"{v:.2f}")
+    bt = measured_baseline_table(data)
+    if len(bt): html += "<p>Against each row's own baseline, both at scale <code>full</code> (Δ Spearman × 100):</p>" + \
+                        bt.to_html(classes="measured-baseline", na_rep="—", float_format=lambda v: f"{v:+.2f}")
+    for s in data.get("measured_stale") or []:
+        html += fragment("list", title="", intro="", cls="stale", items=[f"stale: {s}"])
+    if rest := not_measured(data):
+        html += fragment("list", title="", intro="Not measured at scale full here (CI's smoke rows above only):", cls="not-measured", items=rest)
+    return html
 
 # %% ../nbs/11_report.ipynb
 HTML_TEMPLATE = """{%- extends 'index.html.j2' -%}
@@ -791,15 +853,17 @@ def _transfer_columns(tr, paper, compare) -> dict:
             "delta_transfer_avg": round(sc["avg"] - rep["scores"]["avg"], 2) if ok else None}
 
 def leaderboard_rows(root=".") -> list[dict]:
-    "One dict per experiment of `root`/params.yaml that has a result (every paper's rows and the plain baselines)."
+    "One dict per experiment of `root`/params.yaml that has a result (every paper's rows and the plain baselines), then per row measured once under measured/<scale>/."
     root = Path(root)
     params = load_params(root / "params.yaml")
     exps = params.get("experiments")
     if not isinstance(exps, dict): fail(f"{root / 'params.yaml'}: experiments: expected a mapping of experiment ids")
     reg = load_registry()
     rows = []
-    for eid, spec in exps.items():
-        res = read_json(result_files(root, eid)["result"])
+    trees = [root] + sorted(p for p in (root / MEASURED).glob("*") if (p / RESULTS).is_dir())   # + rows measured once at a larger scale
+    for tree, eid in ((t, e) for t in trees for e in exps):
+        spec = exps[eid]
+        res = read_json(result_files(tree, eid)["result"])
         if res is None: continue
         spec = spec if isinstance(spec, dict) else {}
         pid = res.get("paper", spec.get("paper"))
@@ -814,7 +878,7 @@ def leaderboard_rows(root=".") -> list[dict]:
                      "avg": round(sc["avg"], 2) if not any(math.isnan(sc[t]) for t in STS_COLUMNS) else None,   # a 7-task mean only
                      "paper_avg": rep["scores"]["avg"] if ok else None,
                      "delta_avg": round(sc["avg"] - rep["scores"]["avg"], 2) if ok else None,
-                     **_transfer_columns(read_json(result_files(root, eid)["transfer"]), paper, res.get("compare")),
+                     **_transfer_columns(read_json(result_files(tree, eid)["transfer"]), paper, res.get("compare")),
                      "git_commit": (res.get("provenance") or {}).get("git_commit")})
     return rows
 

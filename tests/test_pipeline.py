@@ -261,6 +261,29 @@ def test_prompting_reports_show_rows_selections_and_claims(repro):
 
 
 @pytest.mark.slow
+def test_measured_full_rows_in_reports_and_leaderboard(repro):
+    "Every row measured once at scale full (measured/full/results/, committed) shows in its paper's report, as its file "
+    "records it (7 tasks, every pair, avg), none is stale against params.yaml, and the leaderboard lists it at scale full."
+    import csv
+    from sembed.core import load_params
+    exps = load_params(ROOT / "params.yaml")["experiments"]
+    files = sorted((ROOT / "measured/full/results").glob("*.json"))
+    results = [f for f in files if not f.name.endswith(".train.json")]
+    assert results, "measured/full/results/ holds no result"
+    lb = [r for r in csv.DictReader(open(ROOT / "reports/leaderboard.csv")) if r["scale"] == "full"]
+    for f in results:
+        r = json.loads(f.read_text())
+        rid = r["experiment"]
+        assert f.name == f"{rid}.json" and r["scale"] == "full" and rid in exps, f
+        assert list(r["tasks"]) == ["STS12", "STS13", "STS14", "STS15", "STS16", "STS-B", "SICK-R"] and r.get("max_pairs") is None, rid
+        _, soup, text = _paper_report(exps[rid]["paper"], exps)
+        table = soup.select_one("table.measured")
+        assert table is not None and rid in table.get_text(" ") and f"{r['avg']:.2f}" in table.get_text(" "), rid
+        assert not soup.select("ul.stale"), (rid, [li.get_text() for li in soup.select("ul.stale li")])
+        assert any(row["experiment"] == rid and abs(float(row["avg"]) - round(r["avg"], 2)) < 1e-9 for row in lb), rid
+
+
+@pytest.mark.slow
 def test_training_paper_reports_show_smoke_rows_curves_and_geometry(repro):
     "The SBERT / CoSENT / AnglE / ESimCSE / ConSERT / 2DMSE / Pcc-tuning / PromptBERT reports, as `dvc repro` rendered them: the smoke "
     "banner, every trained row and its before-training row (average, training curves, alignment / uniformity on STS-B test)."
