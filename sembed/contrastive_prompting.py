@@ -123,7 +123,9 @@ def cp_states(encoder,                    # a `SentenceEncoder` over a decoder L
     return [{l: v[sel] for l, v in r.items()} for r in res]
 
 # %% ../nbs/26_contrastive-prompting.ipynb
-def cp_grid(encoder, dev, template, aux_template, strategy, ats, coefs, layers=None, batch_size=64, progress=True) -> list[dict]:
+def cp_grid(encoder, dev, template, aux_template, strategy, ats, coefs, layers=None, batch_size=64, progress=True,
+            chunk: int = 16,   # settings whose states are held at once (a multiple of `cp_states`' group of 8: the same passes)
+           ) -> list[dict]:
     "Spearman ×100 on the scored pairs `dev` = (s1, s2, gold) of every (steered layer, alpha, output layer)."
     s1, s2, gold = dev
     L = encoder.model.config.num_hidden_layers
@@ -132,9 +134,14 @@ def cp_grid(encoder, dev, template, aux_template, strategy, ats, coefs, layers=N
     settings = [(at, float(c)) for at in ats for c in coefs]
     uniq = list(dict.fromkeys(list(s1) + list(s2))); pos = {s: i for i, s in enumerate(uniq)}
     a, b = [pos[s] for s in s1], [pos[s] for s in s2]
-    states = cp_states(encoder, uniq, settings, template, aux_template, strategy, layers, batch_size, progress)
-    return [{"at": at, "layer": l, "coef": c, "spearman": correlations(cosine_pairs(H[l][a], H[l][b]), gold)["spearman"]}
-            for (at, c), H in zip(settings, states) for l in layers]
+    out = []
+    for i in range(0, len(settings), chunk):   # every output layer of every setting of a chunk is held: 66 settings x 30 layers of
+        part = settings[i:i + chunk]           # all 2,909 STS-B dev sentences would be 13 GB; one chunk of 16 is 3.2 GB
+        states = cp_states(encoder, uniq, part, template, aux_template, strategy, layers, batch_size, progress)
+        out += [{"at": at, "layer": l, "coef": c, "spearman": correlations(cosine_pairs(H[l][a], H[l][b]), gold)["spearman"]}
+                for (at, c), H in zip(part, states) for l in layers]
+        del states
+    return out
 
 # %% ../nbs/26_contrastive-prompting.ipynb
 class CPOptions(Options):
