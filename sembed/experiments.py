@@ -106,6 +106,11 @@ def experiment(params: dict,          # the parsed params.yaml
         if grid is not None and not (isinstance(grid, list) and grid and all(isinstance(d, int) and not isinstance(d, bool) for d in grid)):
             fail(f"{src}: field layer_grid: bad value {grid!r} (a list of dimension prefixes, or null)")
         spec = spec.model_copy(update={"layer_grid": grid})
+    if "sweep" in s:   # a scale may sweep other values (e.g. full: each of MetaEOL's eight prompts alone, read from the row's cached pass)
+        sw = s.pop("sweep")
+        if sw is not None and not (isinstance(sw, dict) and sw and all(isinstance(k, str) for k in sw)):
+            fail(f"{src}: field sweep: bad value {sw!r} (a mapping of option -> list of values, or null: no sweep)")
+        spec = spec.model_copy(update={"sweep": sw})
     if spec.layer_grid is not None and (not spec.layer_grid or min(spec.layer_grid) < 1 or len(set(spec.layer_grid)) != len(spec.layer_grid)):
         fail(f"params.yaml: experiments.{exp_id}: field layer_grid: bad value {spec.layer_grid!r} (distinct prefixes of at least 1 dimension)")
     for flag in ("geometry", "isotropy"):

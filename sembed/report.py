@@ -518,6 +518,10 @@ def plot_selection(sel: dict, title: str = ""):
 # %% ../nbs/11_report.ipynb
 def _num(v): return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
+def _key(v):
+    "A swept value as a table index / group key: a list value (e.g. MetaEOL's `subset` [0, 4]) as its text."
+    return str(v) if isinstance(v, (list, tuple, dict)) else v
+
 def _combo_label(values: dict) -> str: return ", ".join(f"{k}={v}" for k, v in values.items())
 
 def _baseline_avg(r: dict, tasks) -> float:
@@ -537,7 +541,7 @@ def sweep_table(r: dict):
     sw = r["sweep"]; tasks = sw["tasks"]; base = _baseline_avg(r, tasks)
     rows = [{**{t: row["tasks"][t]["spearman"] for t in tasks}, "avg": row["avg"], "Δ avg vs baseline": row["avg"] - base}
             for row in sw["rows"]]
-    idx = pd.MultiIndex.from_tuples([tuple(row["values"][f] for f in sw["fields"]) for row in sw["rows"]], names=sw["fields"])
+    idx = pd.MultiIndex.from_tuples([tuple(_key(row["values"][f]) for f in sw["fields"]) for row in sw["rows"]], names=sw["fields"])
     return pd.DataFrame(rows, index=idx).astype(float).round(2)
 
 def sweep_html(r: dict) -> str:
@@ -555,7 +559,7 @@ def plot_sweep(r: dict):
     if num:
         xf = num[0]; rest = [f for f in fields if f != xf]
         groups = {}
-        for x in rows: groups.setdefault(tuple(x["values"][f] for f in rest), []).append(x)
+        for x in rows: groups.setdefault(tuple(_key(x["values"][f]) for f in rest), []).append(x)
         for key, g in groups.items():
             g = sorted(g, key=lambda x: x["values"][xf])
             ax.plot([x["values"][xf] for x in g], [x["avg"] for x in g], marker="o", label=_combo_label(dict(zip(rest, key))) or r["id"])
