@@ -484,7 +484,9 @@ def model_fingerprint(encoder: SentenceEncoder) -> str:
     h = hashlib.sha256()
     for k, v in encoder.model.state_dict().items():
         h.update(k.encode()); h.update(str(v.dtype).encode()); h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    h.update(encoder.model.config.to_json_string(use_diff=False).encode())
+    # not `_name_or_path`: where the weights were read from (e.g. the model cache under the working folder) is not the model
+    cfg = {k: v for k, v in encoder.model.config.to_dict().items() if k != "_name_or_path"}
+    h.update(json.dumps(cfg, sort_keys=True, default=str).encode())
     h.update(json.dumps(sorted(encoder.tokenizer.get_vocab().items())).encode())
     h.update(encoder.tokenizer.padding_side.encode())
     encoder._fingerprint = h.hexdigest()
