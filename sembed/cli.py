@@ -10,8 +10,8 @@ from .core import SembedError, check_writable, fail, load_params, provenance, sh
 
 # %% auto 0
 __all__ = ['check_choice', 'check_out_json', 'cmd_download', 'method_table', 'markdown_table', 'cmd_methods', 'cmd_eval',
-           'format_result', 'cmd_prepare', 'cmd_train', 'parse_model_spec', 'cmd_geometry', 'cmd_report', 'cmd_card',
-           'build_parser', 'main']
+           'format_result', 'cmd_prepare', 'cmd_train', 'cmd_run', 'parse_model_spec', 'cmd_geometry', 'cmd_report',
+           'cmd_card', 'build_parser', 'main']
 
 # %% ../nbs/04_cli.ipynb
 def check_choice(field, value, allowed):
@@ -167,6 +167,16 @@ def cmd_train(a):
     build(exp, data_root=a.data, models=out.parent, results=a.results, resume=not a.no_resume,
           batch_size=(params.get("eval") or {}).get("batch_size", 64))
 
+def cmd_run(a):
+    "Build experiment `--experiment` and score it on its STS tasks, in one process: `<models>/<id>`, `<results>/<id>.json` and the build's logs."
+    from sembed.experiments import get_experiment, run
+    params = load_params(a.params)
+    exp = get_experiment(params, a.experiment, a.data)
+    bs = a.batch_size if a.batch_size is not None else (params.get("eval") or {}).get("batch_size", 64)
+    if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1: fail(f"--batch-size {bs!r}: expected a positive integer (or params.yaml eval.batch_size)")
+    res = run(exp, data_root=a.data, models=a.models, results=a.results, batch_size=bs, resume=not a.no_resume)
+    if res is not None: print(format_result(res))
+
 # %% ../nbs/04_cli.ipynb
 def parse_model_spec(spec):
     "Parse `NAME=MODEL[:POOLER]` into (name, model, pooler or None)."
@@ -272,6 +282,14 @@ def build_parser():
     t.add_argument("--out", required=True, help="model folder models/<id>"); t.add_argument("--results", required=True, help="folder for training logs/metrics")
     t.add_argument("--no-resume", action="store_true", help="ignore checkpoints of an interrupted run")
     t.set_defaults(func=cmd_train)
+    ru = sub.add_parser("run", help="build one experiment and score it on its STS tasks, in one process (train + eval)")
+    ru.add_argument("--experiment", required=True, help="an experiment id of params.yaml")
+    ru.add_argument("--params", default="params.yaml"); ru.add_argument("--data", default="data")
+    ru.add_argument("--models", default="models", help="folder of the experiments' models (writes <models>/<id>)")
+    ru.add_argument("--results", default="results", help="folder for the score <id>.json and the build's logs/metrics")
+    ru.add_argument("--batch-size", type=int, default=None, help="encoding batch size (default: params.yaml eval.batch_size)")
+    ru.add_argument("--no-resume", action="store_true", help="ignore checkpoints of an interrupted run")
+    ru.set_defaults(func=cmd_run)
     g = sub.add_parser("geometry", help="alignment/uniformity on STS-B")
     g.add_argument("--models", nargs="+", required=True, help="NAME=MODEL[:POOLER] ...")
     g.add_argument("--data", default="data"); g.add_argument("--out", required=True)

@@ -17,7 +17,7 @@ from .methods import Method, get_corpus, get_method, load_plugins, read_corpus, 
 __all__ = ['SCALES', 'ExperimentSpec', 'Experiment', 'scale_of', 'scale_settings', 'experiment', 'sweep_combos', 'experiments',
            'TransferSettings', 'transfer_settings', 'get_experiment', 'configured', 'fetch_corpus', 'prepare',
            'EncodeContext', 'build', 'row_options', 'embed_fn', 'task_adapter', 'evaluate', 'sts_sentences', 'sweep',
-           'evaluate_transfer_row']
+           'run', 'evaluate_transfer_row']
 
 # %% ../nbs/12_experiments.ipynb
 SCALES = ("smoke", "full", "paper")
@@ -329,7 +329,8 @@ def _empty_logs(results, exp_id):
     _write_csv(results / f"{exp_id}.train_loss.csv", ("step", "loss", "lr"), [])
     _write_csv(results / f"{exp_id}.dev.csv", ("step", "stsb_dev_spearman"), [])
 
-def build(exp: Experiment, data_root="data", models="models", results="results", resume=True, batch_size=64):
+def build(exp: Experiment, data_root="data", models="models", results="results", resume=True, batch_size=64,
+          ctx=None):   # training-free rows: an `EncodeContext` to share with `evaluate` (`run`: the model is loaded once)
     "Train / fit / spec the model of `exp` into `<models>/<id>`; logs and summary into `<results>/<id>.*`."
     out, results = Path(models) / exp.id, Path(results)
     check_writable(out, "--out"); check_writable(results / f"{exp.id}.train.json", "--results")
@@ -349,7 +350,7 @@ def build(exp: Experiment, data_root="data", models="models", results="results",
         if s is None: return None   # rank > 0 under torchrun: rank 0 writes the outputs
         write_json(results / f"{exp.id}.train.json", {**head, **{k: v for k, v in s.items() if k not in ("steps_per_second", "seconds", "device")}})
         return s
-    ctx = EncodeContext(exp.model, exp.settings, data_root, batch_size)
+    if ctx is None: ctx = EncodeContext(exp.model, exp.settings, data_root, batch_size)
     m, cfg, selection = exp.method, exp.config, None
     if m.check is not None:   # before any encoding: the row's options and every swept combination
         for o in [cfg, *(validate(type(cfg), {**cfg.model_dump(), **c}, f"{exp.id}: sweep {c}") for c in sweep_combos(exp.spec, m, exp.id))]:
@@ -420,14 +421,16 @@ def _memo(encode):
         return np.stack([seen[s] for s in sentences])
     return f
 
-def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, out=None, tasks=None, split="test"):
+def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, out=None, tasks=None, split="test",
+             ctx=None):   # training-free rows: an `EncodeContext` to share (e.g. the one `build` used)
     "Score row `exp`; returns the result dict (written atomically to `out` if given)."
     from sembed.evaluate import evaluate_sts, make_result
     from sembed.data import STS_TASKS, load_sts
     if out is not None: check_writable(out)
     tasks = tasks or exp.tasks or list(STS_TASKS)
     for t in tasks: load_sts(t, protocol=exp.spec.protocol, split=split, root=data_root)   # data present: fail before encoding
-    ctx = None if exp.kind == "train" else EncodeContext(exp.model, exp.settings, data_root, batch_size)
+    if exp.kind == "train": ctx = None
+    elif ctx is None: ctx = EncodeContext(exp.model, exp.settings, data_root, batch_size)
     if ctx is not None: ctx.sweep = dict(exp.spec.sweep or {})
     encode, pooler = embed_fn(exp, data_root, models, batch_size, ctx=ctx)
     encode = _memo(encode)   # geometry / isotropy re-read the evaluated sentences, in another order (trained models have no disk cache; a row's cache entry is per call)
@@ -484,6 +487,20 @@ def sweep(exp: Experiment, ctx, tasks, split="test", data_root="data", models="m
         rows.append({"values": combo, "tasks": {t: {k: v[k] for k in ("spearman", "pearson", "n")} for t, v in s["tasks"].items()},
                      "avg": s["avg"]})
     return {"fields": list(exp.spec.sweep), "tasks": list(tasks), "rows": rows}
+
+# %% ../nbs/12_experiments.ipynb
+def run(exp: Experiment, data_root="data", models="models", results="results", batch_size=64,
+        resume=False):   # a train row: continue from the checkpoint of an interrupted run (`build`)
+    "Build row `exp` (`build`) and score it (`evaluate`, into `<results>/<id>.json`) in one process; the result dict (None on a torchrun rank > 0)."
+    from sembed.data import STS_TASKS, load_sts
+    out = Path(results) / f"{exp.id}.json"
+    check_writable(out, "--results")
+    for t in exp.tasks or list(STS_TASKS): load_sts(t, protocol=exp.spec.protocol, split="test", root=data_root)  # before any training
+    if out.exists(): out.unlink()   # an old score never stands beside a newly built model
+    ctx = None if exp.kind == "train" else EncodeContext(exp.model, exp.settings, data_root, batch_size)
+    if build(exp, data_root, models, results, resume=resume, batch_size=batch_size, ctx=ctx) is None: return None
+    return evaluate(exp, data_root, models, batch_size, out=out, ctx=ctx)
+
 
 # %% ../nbs/12_experiments.ipynb
 def evaluate_transfer_row(exp: Experiment, data_root="data", models="models", batch_size=64, out=None, tasks=None,

@@ -58,7 +58,7 @@ def test_smoke_training_is_deterministic(repro, tmp_path):
     so the metrics JSON is not recomputed here."""
     logs = tmp_path / "logs"
     out = tmp_path / "models" / "simcse-unsup"
-    p = run_sembed("train", "--experiment", "simcse-unsup", "--params", "params.yaml", "--data", "data",  # as dvc.yaml runs it
+    p = run_sembed("train", "--experiment", "simcse-unsup", "--params", "params.yaml", "--data", "data",  # the build half of row@simcse-unsup
                    "--out", out, "--results", logs, "--no-resume", cwd=ROOT)
     assert p.returncode == 0, p.stderr[-3000:]
     ref = ROOT / "results"

@@ -1,5 +1,5 @@
 """Methods as plugins: a toy method defined here (no notebook), registered through params.yaml `plugins:`, gains
-its train / eval / report stages in a temporary copy of the project with NO edit to dvc.yaml; the trainer trains it
+its row (train + eval) and report stages in a temporary copy of the project with NO edit to dvc.yaml; the trainer trains it
 and the evaluator scores it, through `dvc repro` as the pipeline runs it."""
 import json, os, shutil, subprocess, sys
 from pathlib import Path
@@ -75,14 +75,14 @@ def project(tmp_path_factory, mirror):
 def test_toy_plugin_gains_stages_and_runs(project):
     assert (project / "dvc.yaml").read_bytes() == (ROOT / "dvc.yaml").read_bytes()   # no edit to dvc.yaml
     dag = _dvc(project, "dag").stdout
-    for stage in ["train@toy-run", "eval@toy-run", "reports"]:
+    for stage in ["row@toy-run", "reports"]:
         assert stage in dag, stage
     status = _dvc(project, "status").stdout
-    assert "train@toy-run" in status and "eval@toy-run" in status and "reports" in status
+    assert "row@toy-run" in status and "reports" in status
     p = subprocess.run([str(BIN / "sembed"), "methods"], cwd=project, capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": str(project)})
     assert p.returncode == 0 and "| toy-mse | toy | train |" in p.stdout, p.stdout + p.stderr
-    _dvc(project, "repro", "eval@toy-run")                                   # download -> prepare -> train -> eval
+    _dvc(project, "repro", "row@toy-run")                                    # download -> prepare -> row (train, then eval)
     summary = json.loads((project / "results" / "toy-run.train.json").read_text())
     assert summary["method"] == "toy-mse" and summary["steps"] == 3 and summary["config"]["options"] == {"weight": 2.0}
     loss = (project / "results" / "toy-run.train_loss.csv").read_text().splitlines()

@@ -136,3 +136,37 @@ def test_task_fitted_row_on_the_transfer_tasks(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads((p / "results" / "r.transfer.json").read_text())
     assert res["protocol"] == "transfer" and len(res["tasks"]) == 7 and all(0 <= v["acc"] <= 100 for v in res["tasks"].values())
+
+
+def _no_prov(d):
+    return {k: v for k, v in d.items() if k != "provenance"}
+
+
+def test_run_is_train_then_eval(tmp_path, mirror):
+    "`sembed run` (what the pipeline's row@<id> runs) writes what `sembed train` then `sembed eval --experiment` write: "
+    "the same model folder, logs and scores (provenance aside), here for a swept row with a transform fitted on its task."
+    rows = {"r": {**TRUNC, "sweep": {"d": [4, 32]}, "scales": {"smoke": {"pooler": "avg", "strategy": "pca", "d": 8, "tasks": ["STS-B"]}}}}
+    p = _project(tmp_path, rows)
+    env = {"SEMBED_CACHE_DIR": str(tmp_path / "cache")}
+    for cmd in ("train", "eval"):
+        assert _run(p, cmd, "r", mirror, env=env).returncode == 0
+    r = run_sembed("run", "--experiment", "r", "--params", p / "params.yaml", "--data", mirror, "--models", p / "models2",
+                   "--results", p / "results2", cwd=p, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "STS-B" in r.stdout   # the score table, as `sembed eval` prints it
+    files = lambda d: sorted(f.name for f in d.iterdir())
+    assert files(p / "results2") == files(p / "results") and files(p / "models2" / "r") == files(p / "models" / "r")
+    for f in files(p / "results"):
+        a, b = (p / "results" / f).read_text(), (p / "results2" / f).read_text()
+        assert (_no_prov(json.loads(a)) == _no_prov(json.loads(b))) if f.endswith(".json") else a == b, f
+    assert (p / "models" / "r" / "sembed.json").read_text() == (p / "models2" / "r" / "sembed.json").read_text()
+    assert len(json.loads((p / "results2" / "r.json").read_text())["sweep"]["rows"]) == 2
+
+
+def test_run_checks_the_scored_tasks_before_building(tmp_path):
+    "A row's STS data missing: `sembed run` stops with one line before the row is built (no model folder, no logs)."
+    p = _project(tmp_path, {"r": {**TRUNC, "scales": {"smoke": {"pooler": "avg", "d": 4, "tasks": ["STS-B"]}}}})
+    r = run_sembed("run", "--experiment", "r", "--params", p / "params.yaml", "--data", tmp_path / "nodata", "--models", p / "models",
+                   "--results", p / "results", cwd=p)
+    assert r.returncode == 2 and len(error_lines(r)) == 1 and "STSBenchmark/sts-test.csv: file not found" in error_lines(r)[0], r.stderr[-2000:]
+    assert not (p / "models" / "r").exists() and not (p / "results" / "r.train.json").exists()
