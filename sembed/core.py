@@ -67,10 +67,18 @@ def set_seed(seed: int):
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 # %% ../nbs/00_core.ipynb
-def git_commit(root=None):
-    "Current git commit (with `+dirty` when tracked files other than dvc.lock changed), or 'unknown' outside git."
+def _code_root():
+    "The folder of this package's code (the notebook folder when run inside the notebook)."
+    try: return Path(__file__).resolve().parent
+    except NameError: return Path.cwd()
+
+def git_commit(root=None):  # a folder inside the checkout (default: the one holding the running code, whatever the working folder)
+    "Current git commit of the checkout (with `+dirty` when tracked files other than dvc.lock changed), or 'unknown' outside git."
     try:
-        kw = dict(cwd=root, capture_output=True, text=True, timeout=10)
+        kw = dict(cwd=root or _code_root(), capture_output=True, text=True, timeout=10)
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], **kw).stdout.strip()
+        if not top: return "unknown"
+        kw["cwd"] = top   # the whole checkout, not only the folder asked about
         c = subprocess.run(["git", "rev-parse", "HEAD"], **kw).stdout.strip()
         if not c: return "unknown"
         # dvc.lock is rewritten by the pipeline itself while it runs: not a change to the code
