@@ -37,7 +37,9 @@ def test(c, fast=False, k=""):
         c.run("nbdev_test --n_workers 2", pty=False)
         marks = '-m "not slow"' if fast else ""
         kexp = f'-k "{k}"' if k else ""
-        c.run(f"python -m pytest tests {marks} {kexp} -q -rs --durations=15", pty=False)
+        # two pytest workers (the machine's 2 cores): much of the suite waits on subprocesses, files and process start-up;
+        # --dist loadfile keeps each file's tests (and its module fixtures, e.g. the pipeline's `dvc repro`) in one worker
+        c.run(f"python -m pytest tests {marks} {kexp} -q -rs --durations=15 -n 2 --dist loadfile", pty=False)
 
 
 @task
