@@ -16,8 +16,8 @@ from .methods import Method, get_corpus, get_method, load_plugins, read_corpus, 
 # %% auto 0
 __all__ = ['SCALES', 'ExperimentSpec', 'Experiment', 'scale_of', 'scale_settings', 'experiment', 'sweep_combos', 'experiments',
            'TransferSettings', 'transfer_settings', 'get_experiment', 'configured', 'fetch_corpus', 'prepare',
-           'EncodeContext', 'build', 'row_options', 'embed_fn', 'task_adapter', 'evaluate', 'sts_sentences', 'sweep',
-           'run', 'evaluate_transfer_row']
+           'EncodeContext', 'row_context', 'check_sts_data', 'build', 'row_options', 'embed_fn', 'task_adapter',
+           'evaluate', 'sts_sentences', 'sweep', 'run', 'evaluate_transfer_row']
 
 # %% ../nbs/12_experiments.ipynb
 SCALES = ("smoke", "full", "paper")
@@ -324,6 +324,17 @@ class EncodeContext:
         c = get_corpus(self.settings["data"])
         return read_corpus(c.kind, Path(self.data_root) / "train" / c.file)
 
+def row_context(exp, data_root="data", batch_size=64):
+    "The `EncodeContext` a training-free row is built and scored with (None for a trained row: it loads its own folder)."
+    return None if exp.kind == "train" else EncodeContext(exp.model, exp.settings, data_root, batch_size)
+
+def check_sts_data(exp, tasks=None, split="test", data_root="data"):
+    "The STS tasks row `exp` is scored on (`tasks`, else the row's, else all seven), each read once so that missing data fails before any work."
+    from sembed.data import STS_TASKS, load_sts
+    tasks = tasks or exp.tasks or list(STS_TASKS)
+    for t in tasks: load_sts(t, protocol=exp.spec.protocol, split=split, root=data_root)
+    return tasks
+
 def _empty_logs(results, exp_id):
     from sembed.train import _write_csv
     _write_csv(results / f"{exp_id}.train_loss.csv", ("step", "loss", "lr"), [])
@@ -350,7 +361,7 @@ def build(exp: Experiment, data_root="data", models="models", results="results",
         if s is None: return None   # rank > 0 under torchrun: rank 0 writes the outputs
         write_json(results / f"{exp.id}.train.json", {**head, **{k: v for k, v in s.items() if k not in ("steps_per_second", "seconds", "device")}})
         return s
-    if ctx is None: ctx = EncodeContext(exp.model, exp.settings, data_root, batch_size)
+    if ctx is None: ctx = row_context(exp, data_root, batch_size)
     m, cfg, selection = exp.method, exp.config, None
     if m.check is not None:   # before any encoding: the row's options and every swept combination
         for o in [cfg, *(validate(type(cfg), {**cfg.model_dump(), **c}, f"{exp.id}: sweep {c}") for c in sweep_combos(exp.spec, m, exp.id))]:
@@ -425,12 +436,10 @@ def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, 
              ctx=None):   # training-free rows: an `EncodeContext` to share (e.g. the one `build` used)
     "Score row `exp`; returns the result dict (written atomically to `out` if given)."
     from sembed.evaluate import evaluate_sts, make_result
-    from sembed.data import STS_TASKS, load_sts
     if out is not None: check_writable(out)
-    tasks = tasks or exp.tasks or list(STS_TASKS)
-    for t in tasks: load_sts(t, protocol=exp.spec.protocol, split=split, root=data_root)   # data present: fail before encoding
+    tasks = check_sts_data(exp, tasks, split, data_root)   # data present: fail before encoding
     if exp.kind == "train": ctx = None
-    elif ctx is None: ctx = EncodeContext(exp.model, exp.settings, data_root, batch_size)
+    elif ctx is None: ctx = row_context(exp, data_root, batch_size)
     if ctx is not None: ctx.sweep = dict(exp.spec.sweep or {})
     encode, pooler = embed_fn(exp, data_root, models, batch_size, ctx=ctx)
     encode = _memo(encode)   # geometry / isotropy re-read the evaluated sentences, in another order (trained models have no disk cache; a row's cache entry is per call)
@@ -492,12 +501,11 @@ def sweep(exp: Experiment, ctx, tasks, split="test", data_root="data", models="m
 def run(exp: Experiment, data_root="data", models="models", results="results", batch_size=64,
         resume=False):   # a train row: continue from the checkpoint of an interrupted run (`build`)
     "Build row `exp` (`build`) and score it (`evaluate`, into `<results>/<id>.json`) in one process; the result dict (None on a torchrun rank > 0)."
-    from sembed.data import STS_TASKS, load_sts
     out = Path(results) / f"{exp.id}.json"
     check_writable(out, "--results")
-    for t in exp.tasks or list(STS_TASKS): load_sts(t, protocol=exp.spec.protocol, split="test", root=data_root)  # before any training
+    check_sts_data(exp, data_root=data_root)   # before any training
     if out.exists(): out.unlink()   # an old score never stands beside a newly built model
-    ctx = None if exp.kind == "train" else EncodeContext(exp.model, exp.settings, data_root, batch_size)
+    ctx = row_context(exp, data_root, batch_size)
     if build(exp, data_root, models, results, resume=resume, batch_size=batch_size, ctx=ctx) is None: return None
     return evaluate(exp, data_root, models, batch_size, out=out, ctx=ctx)
 
