@@ -21,11 +21,9 @@ sys.path.insert(0, str(ROOT))
 
 def after_prefix(tok, prompts, prefix):
     "Tokens `prompt_states` runs for `prompts` once `prefix`'s keys/values are cached (distinct prompts)."
-    from sembed.prompteol import _common
+    from sembed.prompteol import cached_prefix_length
     ids = tok(list(dict.fromkeys(prompts)), verbose=False)["input_ids"]
-    pid = tok(prefix, verbose=False)["input_ids"]
-    P = min(min(_common(pid, x) for x in ids), min(map(len, ids)) - 1)
-    return sum(len(x) - P for x in ids)
+    return sum(map(len, ids)) - len(ids) * cached_prefix_length(tok, ids, prefix)
 
 
 def main():

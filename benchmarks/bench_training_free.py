@@ -84,8 +84,11 @@ def token_floor(rows, data):
     for corpus in dict.fromkeys(e.data for e in rows if e.kind == "transform" and e.data):   # fitted on a corpus
         c = get_corpus(corpus)
         parts[corpus] = count(read_corpus(c.kind, Path(data) / "train" / c.file)) / plain
+    from sembed.promptbert import prompt_inputs
     for tp in dict.fromkeys(e.config.template for e in rows if e.method.name == "promptbert"):   # a template around each sentence
-        parts[f"template {tp!r}"] = count([tp.replace("[X]", x).replace("[MASK]", tok.mask_token) for x in sts]) / plain
+        pi = prompt_inputs(tok, tp, enc.max_length)   # the method's own inputs: [CLS] prefix sentence suffix [SEP]
+        ids = tok(list(dict.fromkeys(sts)), add_special_tokens=False)["input_ids"]
+        parts[f"template {tp!r}"] = sum(len(pi.sentence(x)[0]) for x in ids) / plain
     if any(v is None for e in rows for k, v in e.settings.items() if k in ("layer", "head", "layers")):   # chosen on STS-B dev
         d1, d2, _ = load_sts("STS-B", split="dev", root=data)["dev"]
         parts["STS-B dev"] = count([*d1, *d2]) / plain

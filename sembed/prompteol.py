@@ -16,8 +16,8 @@ from .methods import Method, Options, register
 # %% auto 0
 __all__ = ['SLOT', 'EOL_TEMPLATE', 'ICL_TEMPLATE', 'eol_sentence', 'template_error', 'fill', 'template_prefix',
            'decoder_tokenizer', 'tiny_decoder', 'layer_index', 'check_decoder', 'PromptBatch', 'StopForward',
-           'prompt_states', 'prompt_embed', 'EOLOptions', 'check_prompt_row', 'cached_prompt_embed', 'dev_pairs',
-           'best_setting', 'selection']
+           'cached_prefix_length', 'prompt_states', 'prompt_embed', 'EOLOptions', 'check_prompt_row',
+           'cached_prompt_embed', 'dev_pairs', 'best_setting', 'selection']
 
 # %% ../nbs/23_prompteol.ipynb
 def eol_sentence(s: str) -> str:
@@ -106,6 +106,12 @@ def _common(a, b):
         n += 1
     return n
 
+def cached_prefix_length(tok, ids: list[list[int]], prefix: str | None) -> int:
+    "Leading tokens of every prompt in `ids` that `prefix` covers (run once, keys/values cached); each prompt keeps one token to run."
+    if not prefix or not ids: return 0
+    pid = tok(prefix, verbose=False)["input_ids"]
+    return min(min(_common(pid, x) for x in ids), min(map(len, ids)) - 1)
+
 def _inputs(model, ids, extra):
     "input_ids, or input embeddings when ids beyond the vocabulary stand for `extra` vectors."
     if not extra or int(ids.max()) < model.get_input_embeddings().num_embeddings: return dict(input_ids=ids)
@@ -137,10 +143,7 @@ def prompt_states(encoder,                  # a `SentenceEncoder` over a decoder
     if uniq:
         ids = tok(uniq, verbose=False)["input_ids"]
         if min(map(len, ids)) == 0: fail(f"prompts: prompt {uniq[min(range(len(ids)), key=lambda i: len(ids[i]))]!r} has no tokens")
-        P = 0
-        if prefix:
-            pid = tok(prefix, verbose=False)["input_ids"]
-            P = min(min(_common(pid, x) for x in ids), min(map(len, ids)) - 1)
+        P = cached_prefix_length(tok, ids, prefix)
         lengths = np.array([len(x) - P for x in ids])
         order = np.argsort(-lengths, kind="stable")
         dev, was = encoder.device, model.training
