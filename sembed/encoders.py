@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_encoders.ipynb 3
 from __future__ import annotations
-import hashlib, importlib.util, inspect, json, os, re
+import hashlib, importlib.util, inspect, json, os, re, sys
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -14,13 +14,15 @@ from torch import nn
 from fastcore.basics import patch
 from .core import progress as _progress
 from .core import SembedError, fail, atomic_path, write_json
+from .st_folder import read_st_folder
 
 # %% auto 0
 __all__ = ['MODELS', 'POOLERS', 'POOLER_FAMILIES', 'ModelSource', 'resolve_model', 'model_config', 'gguf_cache_dir', 'load_model',
            'masked_mean', 'first_token_index', 'last_token_index', 'pool_cls', 'pool_cls_before_pooler', 'pool_avg',
-           'pool_avg_first_last', 'pool_avg_top2', 'pool_last_token', 'register_pooler_family', 'pool_avg_layers',
-           'get_pooler', 'pooler_layers', 'is_decoder_config', 'SentenceEncoder', 'eager_attention',
-           'model_fingerprint', 'cache_dir', 'supported_poolers', 'cached_array', 'cached_encode']
+           'pool_avg_first_last', 'pool_avg_top2', 'pool_last_token', 'pool_max', 'pool_avg_sqrt_len',
+           'pool_weighted_avg', 'register_pooler_family', 'pool_avg_layers', 'get_pooler', 'pooler_layers',
+           'is_decoder_config', 'SentenceEncoder', 'eager_attention', 'model_fingerprint', 'cache_dir',
+           'supported_poolers', 'cached_array', 'cached_encode']
 
 # %% ../nbs/02_encoders.ipynb
 MODELS = {
@@ -42,6 +44,7 @@ class ModelSource:
     gguf_file: str|None = None  # GGUF file name inside `path`, if the weights are GGUF
     base_model: str = ""        # the original model (hub id) this one is, or was trained from
     defaults: dict|None = None  # pooler / max_length / normalize defaults (registry or sembed.json)
+    st: object = None           # a sentence-transformers folder's modules (`sembed.st_folder.STFolder`), if it is one
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 
@@ -65,6 +68,10 @@ def _local_source(p: Path, name):
         return ModelSource(name, "local", str(p.parent), p.name, base_model=str(p), defaults={})
     meta = p / "sembed.json"
     defaults = json.loads(meta.read_text()) if meta.exists() else {}
+    st = None if meta.exists() else read_st_folder(p)   # sembed's own folders say everything in sembed.json
+    if st is not None:   # a sentence-transformers folder: its own pooling, Dense modules and normalisation
+        d = {"pooler": st.pooler, "normalize": st.normalize, **({"max_length": st.max_length} if st.max_length else {})}
+        return ModelSource(name, "local", str(st.transformer), None, base_model=str(p), defaults=d, st=st)
     st_cfg = p / "sentence_bert_config.json"
     if "max_length" not in defaults and st_cfg.exists():
         defaults["max_length"] = json.loads(st_cfg.read_text()).get("max_seq_length")
@@ -217,10 +224,25 @@ def pool_last_token(out, mask):
     "Last-layer state of the last real token (left or right padding)."
     return _gather(out.last_hidden_state, last_token_index(mask))
 
+def pool_max(out, mask):
+    "Per-dimension maximum of the last layer over the real tokens."
+    return out.last_hidden_state.masked_fill(mask.unsqueeze(-1) == 0, float("-inf")).amax(1)
+
+def pool_avg_sqrt_len(out, mask):
+    "Sum of the last layer over the real tokens, divided by the square root of their number."
+    m = mask.unsqueeze(-1).to(out.last_hidden_state.dtype)
+    return (out.last_hidden_state * m).sum(1) / m.sum(1).clamp(min=1).sqrt()
+
+def pool_weighted_avg(out, mask):
+    "Mean of the last layer weighted by each real token's position 1..n among the real tokens (padding-independent)."
+    w = (mask.long().cumsum(1) * mask.long()).unsqueeze(-1).to(out.last_hidden_state.dtype)
+    return (out.last_hidden_state * w).sum(1) / w.sum(1).clamp(min=1)
+
 # name -> (pool(model_output, attention_mask) -> [B, H], needs output_hidden_states)
 POOLERS = {"cls": (pool_cls, False), "cls_before_pooler": (pool_cls_before_pooler, False), "avg": (pool_avg, False),
            "avg_first_last": (pool_avg_first_last, True), "avg_top2": (pool_avg_top2, True),
-           "last_token": (pool_last_token, False)}
+           "last_token": (pool_last_token, False), "max": (pool_max, False), "avg_sqrt_len": (pool_avg_sqrt_len, False),
+           "weighted_avg": (pool_weighted_avg, False)}
 
 # parametrised poolers: prefix -> (factory(*ints) -> (pool_fn, needs), how the integers read), e.g. `avg_layers_0_6`
 POOLER_FAMILIES = {}
@@ -278,8 +300,10 @@ class SentenceEncoder(nn.Module):
                  pooler="avg",             # a name in `POOLERS`
                  max_length=None,          # truncate inputs to this many tokens (default: the model's limit)
                  normalize=False,          # L2-normalise `encode` outputs by default
-                 base_model=None):         # name recorded in sembed.json (default: the model's name_or_path)
+                 base_model=None,          # name recorded in sembed.json (default: the model's name_or_path)
+                 head=None):               # module applied to this pooler's vectors (a sentence-transformers folder's Dense modules)
         super().__init__()
+        self.head = head
         self.model, self.tokenizer = model, tokenizer
         self.pooler = pooler  # validated by the property below
         if max_length is None: max_length = _default_max_length(model, tokenizer)
@@ -312,20 +336,25 @@ class SentenceEncoder(nn.Module):
 @patch(cls_method=True)
 def from_pretrained(cls: SentenceEncoder,
                     name_or_path: str,  # registry name, local folder / .gguf file, or hub id
-                    pooler=None,        # default: sembed.json / registry default, else 'avg'
+                    pooler=None,        # default: sembed.json / a sentence-transformers folder's pooling / registry default, else 'avg'
                     max_length=None,    # default: sembed.json / registry / sentence_bert_config.json / model limit
                     device=None,        # e.g. 'cuda'
                     normalize=None):    # default: sembed.json / registry, else False
     "Load a `SentenceEncoder` (see `resolve_model` for where the weights come from)."
     src = resolve_model(name_or_path)
     d = src.defaults or {}
+    if pooler and src.st is not None and pooler != src.st.pooler:   # the user's pooler wins, and is told so
+        then = ", its Dense modules still follow" if src.st.head is not None else ""
+        print(f"sembed: note: pooler '{pooler}' overrides the folder's pooling '{src.st.pooling}' (sembed's "
+              f"'{src.st.pooler}', {src.st.pooling_config}){then}", file=sys.stderr)
     pooler = pooler or d.get("pooler") or "avg"
     get_pooler(pooler)  # unknown pooler: fail before loading any weights
     model, tok, missing = _load(src, device)
     if pooler == "cls" and any(k.startswith("pooler.") for k in missing):
         fail(f"pooler 'cls': model '{name_or_path}' has no trained pooler layer in its checkpoint (missing {missing[0]})")
     return cls(model, tok, pooler, max_length or d.get("max_length"),
-               d.get("normalize", False) if normalize is None else normalize, src.base_model)
+               d.get("normalize", False) if normalize is None else normalize, src.base_model,
+               head=src.st.head if src.st is not None else None)
 
 # %% ../nbs/02_encoders.ipynb
 def _check_sentences(sentences, what):
@@ -373,7 +402,8 @@ def _run(self: SentenceEncoder, features: dict, hidden_states):  # False, True, 
 def forward(self: SentenceEncoder, features: dict) -> torch.Tensor:
     "Sentence vectors [B, H] for tokenized `features` (differentiable)."
     out, mask = self._run(features, self._needs_hidden)
-    return self._pool(out, mask)
+    pooled = self._pool(out, mask)
+    return pooled if self.head is None else self.head(pooled)
 
 # %% ../nbs/02_encoders.ipynb
 @patch
@@ -445,7 +475,7 @@ def encode_poolers(self: SentenceEncoder,
                    normalize=None,         # L2-normalise rows (default: `self.normalize`)
                    head=None,              # optional module applied to the pooled vectors (e.g. a kept training head)
                   ) -> dict[str, np.ndarray]:  # pooler -> [N, H] float32, row i embeds sentences[i]
-    "Embed `sentences` with several poolers at once (`encode_with` with the named poolers)."
+    "Embed `sentences` with several poolers at once (`encode_with` with the named poolers); only an explicit `head` is applied."
     pools = {}
     for name in poolers:
         fn, hid = get_pooler(name)
@@ -471,9 +501,10 @@ def encode(self: SentenceEncoder,
            batch_size=128,         # sentences per forward pass
            progress=True,          # show a progress bar
            normalize=None,         # L2-normalise rows (default: `self.normalize`)
-           head=None,              # optional module applied to the pooled vectors (e.g. a kept training head)
+           head=None,              # module applied to the pooled vectors (e.g. a kept training head); default: the encoder's `head`
           ) -> np.ndarray:         # [N, H] float32, row i embeds sentences[i]
-    "Embed `sentences` fast with this encoder's pooler (see `encode_poolers`)."
+    "Embed `sentences` fast with this encoder's pooler and head (see `encode_poolers`)."
+    head = self.head if head is None else head
     return self.encode_poolers(sentences, [self.pooler], batch_size, progress, normalize, head)[self.pooler]
 
 # %% ../nbs/02_encoders.ipynb
@@ -537,11 +568,13 @@ def cached_encode(encoder: SentenceEncoder,
                   normalize=None,          # default: the encoder's
                   root=None,               # cache folder (default `cache_dir()`); None + SEMBED_CACHE=off: no cache
                  ) -> dict[str, np.ndarray]:
-    "Like `encode_poolers`, reading/writing the embedding cache: a miss computes all supported poolers at once."
+    "Like `encode_poolers`, reading/writing the embedding cache (a miss computes all supported poolers at once); the encoder's own pooler comes with its `head`."
     sentences = _check_sentences(sentences, "encode")
     normalize = encoder.normalize if normalize is None else normalize
     root = Path(root) if root is not None else cache_dir()
-    if root is None: return encoder.encode_poolers(sentences, poolers, batch_size, progress, normalize)
+    if root is None:
+        return {p: encoder.encode(sentences, batch_size, progress, normalize) if p == encoder.pooler and encoder.head is not None
+                else a for p, a in encoder.encode_poolers(sentences, poolers, batch_size, progress, normalize).items()}
     key = _cache_key(encoder, "raw", sentences)
     file = lambda p: root / key[:2] / f"{key}.{p}.npy"
     def save(p, arr):
@@ -561,6 +594,8 @@ def cached_encode(encoder: SentenceEncoder,
                 i, j = pooler_layers(p)
                 save(p, (np.load(file(f"avg_layers_{i}_{i}")) + np.load(file(f"avg_layers_{j}_{j}"))) / np.float32(2))
     out = {p: np.load(file(p)) for p in poolers}
+    if encoder.head is not None and encoder.pooler in out:   # the cache holds pooled vectors; the encoder's head follows its pooler
+        with torch.inference_mode(): out[encoder.pooler] = encoder.head.eval()(torch.from_numpy(out[encoder.pooler])).float().numpy()
     if normalize: out = {p: F.normalize(torch.from_numpy(a), p=2, dim=1).numpy() for p, a in out.items()}
     return out
 
@@ -570,6 +605,7 @@ def save_pretrained(self: SentenceEncoder,
                     path,           # output folder (replaced atomically)
                     **extra):       # more keys for sembed.json, e.g. method='unsup-simcse'
     "Write the model (safetensors), tokenizer and sembed.json to `path`."
+    if self.head is not None: fail(f"save_pretrained: this encoder's head ({type(self.head).__name__}, a sentence-transformers folder's Dense modules) is not saved by sembed; save the folder with sentence-transformers")
     with atomic_path(path, is_dir=True) as tmp:
         self.model.save_pretrained(tmp)
         self.tokenizer.save_pretrained(tmp)

@@ -94,7 +94,7 @@ def test_eval_unknown_model(data_dir, tmp_path):
 
 def test_eval_unknown_pooler(data_dir, tmp_path):
     out = tmp_path / "r.json"
-    assert_clean_failure(_eval(data_dir, out, "--pooler", "max"), "unknown pooler 'max'", out=out)
+    assert_clean_failure(_eval(data_dir, out, "--pooler", "maximum"), "unknown pooler 'maximum'", out=out)
 
 
 def test_eval_unknown_task(data_dir, tmp_path):

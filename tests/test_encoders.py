@@ -51,6 +51,9 @@ def hand_pool(model, tok, name, sentences):
         elif name == "avg_first_last": v = (hs[1].sum(0) + hs[-1].sum(0)) / (2 * len(ids))
         elif name == "avg_top2": v = (hs[-2].sum(0) + hs[-1].sum(0)) / (2 * len(ids))
         elif name == "last_token": v = hs[-1][len(ids) - 1]
+        elif name == "max": v = hs[-1].max(0).values
+        elif name == "avg_sqrt_len": v = hs[-1].sum(0) / len(ids) ** 0.5
+        elif name == "weighted_avg": v = (hs[-1] * torch.arange(1., len(ids) + 1)[:, None]).sum(0) / (len(ids) * (len(ids) + 1) / 2)
         vecs.append(v)
     return torch.stack(vecs).detach().numpy()
 
@@ -238,7 +241,7 @@ def test_hidden_states_only_when_needed(bert, tok, monkeypatch):
     monkeypatch.setattr(bert, "forward", spy)
     for name in POOLERS:
         SentenceEncoder(bert, tok, pooler=name).encode(SENTS[:1], progress=False)
-    assert calls == [POOLERS[n][1] for n in POOLERS] == [False, False, False, True, True, False]
+    assert calls == [POOLERS[n][1] for n in POOLERS] == [False, False, False, True, True, False, False, False, False]
 
 
 def test_bad_inputs(bert, tok):
@@ -362,5 +365,5 @@ def test_switching_pooler_reselects_the_function():
     before = enc.encode(SENTS[:4], progress=False)
     enc.pooler = "avg"
     assert np.abs(enc.encode(SENTS[:4], progress=False) - before).max() > 1e-3
-    with pytest.raises(SembedError, match="unknown pooler|max"):
-        enc.pooler = "max"
+    with pytest.raises(SembedError, match="pooler 'maximum': unknown"):
+        enc.pooler = "maximum"
