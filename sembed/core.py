@@ -6,11 +6,12 @@
 from __future__ import annotations
 import contextlib, hashlib, json, os, platform, random, shutil, subprocess, sys, tempfile
 from pathlib import Path
+import markupsafe
 import numpy as np
 
 # %% auto 0
 __all__ = ['SembedError', 'fail', 'atomic_path', 'write_json', 'sha256_file', 'sha256_json', 'set_seed', 'git_commit', 'hardware',
-           'provenance', 'read_yaml', 'load_params', 'progress', 'check_writable', 'download_url']
+           'provenance', 'read_yaml', 'load_params', 'progress', 'check_writable', 'download_url', 'html_escape']
 
 # %% ../nbs/00_core.ipynb
 class SembedError(Exception):
@@ -156,3 +157,10 @@ def download_url(url: str,   # what to fetch
                     f.write(chunk); bar.update(len(chunk))
     except (urllib.error.URLError, OSError, ValueError) as e: fail(f"{url}: download failed ({e})")
     return Path(dest)
+
+# %% ../nbs/00_core.ipynb
+def html_escape(x,            # any value (escaped as `str(x)`)
+                quote=True):  # False: leave `"` and `'` as they are (text only, e.g. markdown a typesetter gives curly quotes)
+    "`x` safe as HTML text or as a quoted attribute value (`& < > \" '` escaped): markupsafe's escape, as jinja2's autoescape."
+    s = str(markupsafe.escape(x))
+    return s if quote else s.replace("&#34;", '"').replace("&#39;", "'")   # `&` is escaped first: these came from quotes

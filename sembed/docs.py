@@ -6,7 +6,7 @@
 from __future__ import annotations
 import configparser, html, os, re, shutil, subprocess, tempfile
 from pathlib import Path
-from .core import fail
+from .core import fail, html_escape
 
 # %% auto 0
 __all__ = ['SITE_MARK', 'RENDER_HINT', 'page_name', 'notebooks', 'nb_title', 'resolve_link', 'rewrite_links', 'papers_markdown',
@@ -67,7 +67,7 @@ def resolve_link(url: str,            # the link as written in the source
 def rewrite_links(text: str, fn, markdown=False) -> str:
     "Apply `fn(url) -> url` to every `href`/`src` attribute of HTML `text` (or every `](url)` link of markdown)."
     if markdown: return re.sub(r"\]\(([^)\s]+)\)", lambda m: f"]({fn(m.group(1))})", text)
-    attr = lambda m: f'{m.group(1)}="{html.escape(fn(html.unescape(m.group(2))))}"'
+    attr = lambda m: f'{m.group(1)}="{html_escape(fn(html.unescape(m.group(2))))}"'
     # only inside tags: text (e.g. a highlighted code string '<a href="x">') is escaped, so never starts a tag
     return re.sub(r"<[a-zA-Z][^<>]*>", lambda tag: re.sub(r'(?<=\s)(href|src)="([^"]*)"', attr, tag.group(0)), text)
 
@@ -75,7 +75,7 @@ def rewrite_links(text: str, fn, markdown=False) -> str:
 RENDER_HINT = "`invoke report --all` (after `dvc repro` has produced the results), then `invoke docs` again"
 
 def papers_markdown(root=".") -> str:
-    "Markdown of the 'Papers and reports' page for the repository at `root`."
+    "Markdown of the 'Papers and reports' page for the repository at `root` (the registry's text HTML-escaped: it is shown as text)."
     from sembed.registry import load_registry, paper_link
     root = Path(root)
     reg = load_registry(root / "sembed" / "resources" / "papers.yaml")
@@ -83,13 +83,14 @@ def papers_markdown(root=".") -> str:
     lines = ["# Papers and reports", "",
              "Every paper of the registry (`sembed/resources/papers.yaml`), with its rendered replication report "
              "(`reports/<paper>.html`: the paper's numbers next to ours, with provenance) where one exists.", ""]
+    e = lambda x: html_escape(x, quote=False)   # text, not attributes: quotes stay for the typesetter
     for pid in sorted(reg):
         p = reg[pid]
-        lines += [f"## {p['title']}", "",
-                  f"{', '.join(p.get('authors', []))}. *{p.get('venue', '')}*, {p.get('year', '')}. "
-                  "[{}]({})".format(*paper_link(p)) + (f", {p['version']}" if p.get("version") else "") + ".", ""]
+        lines += [f"## {e(p['title'])}", "",
+                  f"{e(', '.join(p.get('authors', [])))}. *{e(p.get('venue', ''))}*, {e(p.get('year', ''))}. "
+                  "[{}]({})".format(*map(e, paper_link(p))) + (f", {e(p['version'])}" if p.get("version") else "") + ".", ""]
         nb = [n for n in notebooks(root) if page_name(n) == f"{pid}.html"]
-        if nb: lines += [f"- Method notebook: [{nb_title(nb[0])}]({page_name(nb[0])})"]
+        if nb: lines += [f"- Method notebook: [{e(nb_title(nb[0]))}]({e(page_name(nb[0]))})"]
         lines += [f"- Report: [reports/{pid}.html](reports/{pid}.html)" if (reports / f"{pid}.html").exists()
                   else f"- Report: not rendered yet — run {RENDER_HINT}."]
         lines.append("")
@@ -157,11 +158,11 @@ blockquote{color:#555;border-left:4px solid #ddd;margin-left:0;padding-left:1em}
 """ + HtmlFormatter(style="default").get_style_defs(".highlight")
 
 def _page(title, body, nav, footer) -> str:
-    top = "".join(f'<a href="{h}">{html.escape(t)}</a>' for h, t in nav["top"])
-    side = "".join(f'<li><a href="{h}">{html.escape(t)}</a></li>' for h, t in nav["side"])
+    top = "".join(f'<a href="{html_escape(h)}">{html_escape(t)}</a>' for h, t in nav["top"])
+    side = "".join(f'<li><a href="{html_escape(h)}">{html_escape(t)}</a></li>' for h, t in nav["side"])
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>{html.escape(title)} – sembed</title><link rel="icon" href="data:,">'
+            f'<title>{html_escape(title)} – sembed</title><link rel="icon" href="data:,">'
             f'<link rel="stylesheet" href="style.css"></head>\n<body><header><a class="brand" href="index.html">sembed</a>{top}</header>\n'
             f'<div class="layout"><aside><ul>{side}</ul></aside>\n<main>\n{body}\n</main></div>\n'
             f'<footer>{footer}</footer></body></html>\n')

@@ -719,11 +719,14 @@ FRAGMENTS = {
     "list": """{% if title %}<h2>{{ title }}</h2>{% endif %}{% if intro %}<p>{{ intro }}</p>{% endif %}
 <ul class="{{ cls }}">{% for x in items %}<li>{{ x }}</li>{% endfor %}</ul>""",
     "section": """<h2>{{ title }}</h2>{% if text %}<p>{{ text }}</p>{% endif %}""",
+    "heading": """<h3>{{ text }}</h3>""",
+    "transfer-note": """<p class='transfer-note'><b>Not SentEval's full protocol:</b> at this scale each task's training examples (the cross-validated set of MR, CR, SUBJ and MPQA) are a stratified sample of at most {{ cap }} (seed {{ seed }}); test sets are whole. SentEval, and the papers, train on the whole sets (scale <code>full</code>).</p>""",
     "claim": """<h3 class="claim">{{ statement }}</h3><p>Where: {{ cite }}. Tested on: {{ protocol }} average of each row against its baseline, for {{ models }}; the claim predicts that {{ what }}. <strong>Verdict on our rows: {{ verdict }}.</strong></p>""",
 }
 
 def fragment(name: str, **ctx) -> str:
-    "The HTML of template `name` of FRAGMENTS rendered with `ctx` (every value escaped)."
+    """The HTML of template `name` of FRAGMENTS rendered with `ctx`, every value escaped (jinja2's autoescape: markupsafe, as
+    `sembed.core.html_escape`). The report's only way to put a string into HTML besides pandas' escaped tables."""
     import jinja2
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     return env.from_string(FRAGMENTS[name]).render(**ctx)
@@ -750,9 +753,7 @@ def transfer_html(data: dict) -> str:
     html = df.to_html(classes="transfer", na_rep="—", float_format=lambda v: f"{v:.2f}")
     prov = [r["transfer_result"].get("provenance") or {} for r in data["experiments"].values() if r["transfer_result"] is not None]
     for cap, seed in sorted({(p["max_train"], p.get("seed")) for p in prov if p.get("max_train") is not None}):
-        html += (f"<p class='transfer-note'><b>Not SentEval's full protocol:</b> at this scale each task's training examples "
-                 f"(the cross-validated set of MR, CR, SUBJ and MPQA) are a stratified sample of at most {cap:,} (seed {seed}); "
-                 "test sets are whole. SentEval, and the papers, train on the whole sets (scale <code>full</code>).</p>")
+        html += fragment("transfer-note", cap=f"{cap:,}", seed=seed)
     return html
 
 def geometry_html(data: dict) -> str:

@@ -172,3 +172,23 @@ def test_quarto_builder_with_a_stand_in_quarto(tmp_path, monkeypatch):
     assert "dvc queue start" in (out / "scaling.html").read_text()
     assert all(p["title"] in html.unescape((out / "papers.html").read_text())
                for p in yaml.safe_load((ROOT / "sembed" / "resources" / "papers.yaml").read_text())["papers"].values())
+
+
+def test_site_escapes_registry_text_and_links(tmp_path):
+    "A registry title / version / url and a page name or title with markup are text or a quoted attribute on the site, never markup."
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+    from sembed.docs import _page, papers_markdown
+    from sembed.registry import registry_path
+    xss = "<script>alert(1)</script>"
+    reg = yaml.safe_load(registry_path().read_text())
+    p = reg["papers"]["simcse"]
+    p["title"], p["version"] = f"SimCSE {xss}", "v4 <img src=x onerror=alert(1)>"
+    (tmp_path / "sembed" / "resources").mkdir(parents=True); (tmp_path / "nbs").mkdir()
+    (tmp_path / "sembed" / "resources" / "papers.yaml").write_text(yaml.safe_dump(reg, sort_keys=False))
+    body = markdown2html_mistune(papers_markdown(tmp_path))
+    assert "<script>" not in body and "<img" not in body
+    assert f"SimCSE {html.escape(xss, quote=False)}" in body and "v4 &lt;img src=x onerror=alert(1)&gt;" in body
+    page = _page(f"t {xss}", "<p>body</p>", {"top": [('x.html" onmouseover="alert(1)', f"n {xss}")], "side": []}, "")
+    assert "<script>" not in page and ' onmouseover="' not in page
+    assert '<a href="x.html&#34; onmouseover=&#34;alert(1)">n &lt;script&gt;' in page
+    assert html.unescape(re.search(r"<title>(.*?)</title>", page).group(1)) == f"t {xss} – sembed"

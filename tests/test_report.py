@@ -316,3 +316,38 @@ def test_report_all_renders_every_listed_paper_two_at_a_time(tmp_path):
     bad = subprocess.run([str(Path(sys.executable).parent / "sembed"), "report", "--all", "--paper", "simcse", "--root", str(root)],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "exactly one of" in bad.stderr
+
+
+XSS = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>"]
+
+
+def test_report_and_leaderboard_escape_every_string(tmp_path):
+    """Labels (params.yaml), notes, sweep values (result files) holding markup are text in the report and the leaderboard,
+    never markup: the sweep and layer-grid headings of the template included (whitening-not-recommended has the sweeps)."""
+    params = repo_params()
+    pid = "whitening-not-recommended"
+    rows = [k for k, v in params["experiments"].items() if v.get("paper") == pid]
+    for k in rows: params["experiments"][k]["label"] = f"{XSS[0]} {k} {XSS[1]}"
+    root = synthetic_results(tmp_path, pid, scale="smoke", params=params)
+    for k in rows:   # a sweep (one swept value with markup) and a layer grid in each row's result; a note with markup
+        f = root / f"results/{k}.json"
+        res = json.loads(f.read_text())
+        tasks = list(res["tasks"])
+        res["sweep"] = {"fields": ["variant"], "tasks": tasks,
+                        "rows": [{"values": {"variant": v}, "tasks": {t: {"spearman": 40.0 + i} for t in tasks}, "avg": 40.0 + i}
+                                 for i, v in enumerate(["pca", XSS[1]])]}
+        res["layer_grid"] = {"layers": [1, 2], "dims": [8, 16], "spearman": [[40.0, 41.0], [42.0, 43.0]]}
+        res["provenance"]["note"] = f"{SYNTHETIC_NOTE} {XSS[0]} {XSS[1]}"
+        f.write_text(json.dumps(res))
+    page = render_report(pid, root=root, template=TEMPLATE).read_text()
+    board = render_leaderboard(root).read_text()
+    for text in (page, board):
+        for tag in ("<script>alert", "<img src=x", "</script> "):
+            assert tag not in text, tag
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "&lt;img src=x onerror=alert(1)&gt;" in text
+    soup = BeautifulSoup(page, "html.parser")
+    assert not soup.find_all("img", src="x") and not [s for s in soup.find_all("script") if "alert" in s.get_text()]
+    heads = [h.get_text() for h in soup.find_all("h3")]
+    for k in rows:   # the sweep's heading and the layer grid's, each showing the label as text
+        assert heads.count(f"{XSS[0]} {k} {XSS[1]}") == 2, (k, heads)
+    assert f"{XSS[0]} {XSS[1]}" in soup.select_one("table.provenance").get_text() and soup.select("table.sweep")
