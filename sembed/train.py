@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_train.ipynb 3
 from __future__ import annotations
-import contextlib, csv, math, os, random, shutil, time
+import contextlib, csv, math, os, pickle, random, re, shutil, time
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -155,22 +155,55 @@ class EvalEncoder:
     __call__ = encode
 
 # %% ../nbs/06_train.ipynb
+_CKPT_FORMAT = 2   # format 1 (no number, older sembed): numpy's RNG state pickled as an ndarray (unsafe to load)
+
 def _rng_state():
-    s = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    "The RNG states as tensors, ints, floats, strings and tuples: what `torch.load(weights_only=True)` reads back."
+    kind, key, pos, has_gauss, gauss = np.random.get_state()
+    s = {"python": random.getstate(), "numpy": (str(kind), torch.from_numpy(key.astype(np.int64)), int(pos), int(has_gauss), float(gauss)),
+         "torch": torch.get_rng_state()}
     if torch.cuda.is_available(): s["cuda"] = torch.cuda.get_rng_state_all()
     return s
 
 def _set_rng_state(s):
-    random.setstate(s["python"]); np.random.set_state(s["numpy"]); torch.set_rng_state(s["torch"])
+    version, internal, gauss_next = s["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+    kind, key, pos, has_gauss, gauss = s["numpy"]
+    np.random.set_state((kind, key.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    torch.set_rng_state(s["torch"])
     if "cuda" in s and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s["cuda"])
 
 def _save(obj, path):
-    with atomic_path(path) as tmp: torch.save(obj, tmp)
+    with atomic_path(path) as tmp: torch.save({"format": _CKPT_FORMAT, **obj}, tmp)
+
+def _load(path):
+    "A checkpoint `_save` wrote, read with `weights_only=True` (tensors and plain values only: the file cannot run code)."
+    try: ck = torch.load(path, map_location="cpu", weights_only=True)   # RNG states must stay CPU tensors
+    except pickle.UnpicklingError as e:
+        g = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
+        if g and g[1].startswith("numpy"):
+            fail(f"{path}: checkpoint was written by an older sembed (unsafe pickle format); delete it to restart")
+        fail(f"{path}: not a sembed checkpoint: it holds more than tensors and plain values{f' ({g[1]})' if g else ''}, "
+             "and unpickling it could run code; delete it to restart")
+    except Exception as e:
+        fail(f"{path}: unreadable checkpoint ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}); delete it to restart")
+    if not isinstance(ck, dict) or ck.get("format") != _CKPT_FORMAT:
+        fail(f"{path}: not a sembed checkpoint of format {_CKPT_FORMAT} "
+             f"(format {ck.get('format') if isinstance(ck, dict) else None!r}); delete it to restart")
+    return ck
 
 def _resume_config_check(ckpt, cfg, path):
     old = ckpt["config"]
     diff = [k for k in cfg if old.get(k) != cfg[k]]
     if diff: fail(f"{path}: checkpoint was made with a different config (field {diff[0]}: {old.get(diff[0])!r} != {cfg[diff[0]]!r}); delete it or use the same config")
+
+def _read_last(ckpt_dir, cfg):
+    "The checkpoint an interrupted run of `cfg` left in `ckpt_dir` (checked: safe to load, same config), or None."
+    last = Path(ckpt_dir) / "last.pt"
+    if not last.exists(): return None
+    ck = _load(last)
+    _resume_config_check(ck, cfg.to_dict(), last)
+    return ck
 
 # %% ../nbs/06_train.ipynb
 def _init_distributed():
@@ -233,12 +266,9 @@ class _Run:
         self.net.encoder.model.load_state_dict(ck["model"]); self.net.head.load_state_dict(ck["head"])
         self.objective.load_state_dict(ck.get("objective", {}))
 
-    def resume(self):
-        "Continue from `last.pt` if an interrupted run of the same config left one."
-        last = self.ckpt_dir / "last.pt"
-        if not last.exists(): return
-        ck = torch.load(last, map_location="cpu", weights_only=False)   # RNG states must stay CPU tensors
-        _resume_config_check(ck, self.cfg.to_dict(), last)
+    def resume(self, ck):
+        "Continue from `ck`, the `last.pt` an interrupted run of the same config left (`_read_last`); None: start afresh."
+        if ck is None: return
         self._load_weights(ck)
         self.opt.load_state_dict(ck["optimizer"]); self.sched.load_state_dict(ck["scheduler"])
         _set_rng_state(ck["rng"][self.rank] if self.rank < len(ck["rng"]) else ck["rng"][0])
@@ -276,7 +306,7 @@ class _Run:
 
     def restore_best(self):
         if (self.ckpt_dir / "best.pt").exists():
-            self._load_weights(torch.load(self.ckpt_dir / "best.pt", map_location="cpu", weights_only=False))
+            self._load_weights(_load(self.ckpt_dir / "best.pt"))
 
     def write_logs(self, log_dir, prefix, summary, speed):
         _write_csv(log_dir / f"{prefix}train_loss.csv", ("step", "loss", "lr"), self.st["loss_rows"])
@@ -344,6 +374,7 @@ def train(config: TrainConfig | dict,  # the run's settings (its `method` names 
     out_dir = Path(out_dir)
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else out_dir.with_name(out_dir.name + ".ckpt")
     log_dir = Path(log_dir) if log_dir else out_dir
+    last = _read_last(ckpt_dir, cfg)               # an interrupted run's checkpoint: loadable and of this config, before any model
     # ---- model, head, optimizer ----------------------------------------------------------------
     cuda = torch.cuda.is_available()
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}") if cuda else torch.device("cpu")
@@ -372,7 +403,7 @@ def train(config: TrainConfig | dict,  # the run's settings (its `method` names 
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda and cfg.bf16 else contextlib.nullcontext
     left_padded = getattr(getattr(encoder, "tokenizer", None), "padding_side", "right") == "left"
     run = _Run(cfg, net, objective, opt, sched, ckpt_dir, rank, ws, device)
-    run.resume()
+    run.resume(last)
     test_embed = (lambda enc, s: m.test_embed(enc, s, opts)) if m.test_embed else None
     eval_encoder = EvalEncoder(encoder, head if head_mode == "mlp" else None, test_max_length, test_embed, lora)
     # ---- the loop ------------------------------------------------------------------------------

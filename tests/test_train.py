@@ -1,5 +1,5 @@
 """sembed.train: config validation, bad input, resume bit-for-bit, best checkpoint, 2-process DDP."""
-import csv, itertools, json, os, socket
+import csv, itertools, json, os, re, socket
 from pathlib import Path
 import numpy as np, pytest, torch
 import torch.multiprocessing as mp
@@ -30,7 +30,7 @@ def test_resume_is_bit_for_bit(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         train(TrainConfig(**CFG), tmp_path / "b", encoder=tiny_encoder("cls_before_pooler"), examples=SENTS, dev_eval=interrupt, progress=False)
     assert not (tmp_path / "b").exists() and (tmp_path / "b.ckpt" / "last.pt").exists()
-    assert torch.load(tmp_path / "b.ckpt" / "last.pt", weights_only=False)["state"]["step"] == 2
+    assert torch.load(tmp_path / "b.ckpt" / "last.pt", weights_only=True)["state"]["step"] == 2
     # a fresh encoder object (as after a crash): the checkpoint restores weights, optimizer, schedule, RNG
     train(TrainConfig(**CFG), tmp_path / "b", encoder=tiny_encoder("cls_before_pooler", seed=99), examples=SENTS,
           dev_eval=_counter_eval(100), progress=False)
@@ -55,6 +55,62 @@ def test_changed_config_does_not_silently_resume(tmp_path):
     with pytest.raises(SembedError, match="different config .field learning_rate"):
         train(TrainConfig(**{**CFG, "learning_rate": 2e-3}), tmp_path / "m", encoder=tiny_encoder("cls_before_pooler"), examples=SENTS,
               progress=False)
+
+
+# --- checkpoints are plain tensors and values: loading one cannot run code (issue 32) -----------------------
+
+def _interrupted_at_step_2(tmp_path, name="m"):
+    "A run of CFG stopped by Ctrl-C at its step-4 evaluation: its `last.pt` (step 2) is left for a resume."
+    calls = itertools.count()
+    def interrupt(enc):
+        if next(calls) == 1: raise KeyboardInterrupt
+        return 0.0
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(**CFG), tmp_path / name, encoder=tiny_encoder("cls_before_pooler"), examples=SENTS, dev_eval=interrupt, progress=False)
+    return tmp_path / f"{name}.ckpt" / "last.pt"
+
+
+class _OpensAMarker:
+    "Unpickled, this calls open(marker, 'w'): the marker file appears if a loader runs what a pickle names."
+    def __init__(self, marker): self.marker = str(marker)
+    def __reduce__(self): return (open, (self.marker, "w"))
+
+
+def test_checkpoint_that_would_run_code_is_refused(tmp_path):
+    "A last.pt whose unpickling calls a function is refused without calling it: one line naming the file, no model folder."
+    last, marker = tmp_path / "m.ckpt" / "last.pt", tmp_path / "marker"
+    last.parent.mkdir()
+    torch.save({"format": 2, "config": TrainConfig(**CFG).to_dict(), "state": _OpensAMarker(marker)}, last)
+    with pytest.raises(SembedError) as e:
+        train(TrainConfig(**CFG), tmp_path / "m", encoder=tiny_encoder("cls_before_pooler"), examples=SENTS, progress=False)
+    assert not marker.exists()                                        # nothing in the file ran
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith(f"{last}: not a sembed checkpoint") and "could run code" in msg, msg
+    assert last.exists() and not (tmp_path / "m").exists()
+
+
+def test_old_format_checkpoint_is_a_one_line_error(tmp_path):
+    "A last.pt of an older sembed (numpy's RNG state pickled as an ndarray) is a one-line error naming it, not a traceback."
+    last = _interrupted_at_step_2(tmp_path)
+    ck = torch.load(last, weights_only=True)                          # the new format: plain values only
+    assert ck.pop("format") == 2 and ck["state"]["step"] == 2
+    for r in ck["rng"]:                                               # back to what older sembed wrote
+        kind, key, pos, has_gauss, gauss = r["numpy"]
+        r["numpy"] = (kind, key.numpy().astype(np.uint32), pos, has_gauss, gauss)
+    torch.save(ck, last)
+    with pytest.raises(SembedError, match=re.escape(f"{last}: checkpoint was written by an older sembed (unsafe pickle format); "
+                                                    "delete it to restart")) as e:
+        train(TrainConfig(**CFG), tmp_path / "m", encoder=tiny_encoder("cls_before_pooler"), examples=SENTS, progress=False)
+    assert "\n" not in str(e.value) and last.exists() and not (tmp_path / "m").exists()
+
+
+def test_sembed_never_unpickles_unsafely():
+    "No `weights_only=False` in sembed/, every torch.load there passes weights_only=True, no pickle.load / allow_pickle."
+    src = {p.name: p.read_text() for p in (Path(__file__).resolve().parents[1] / "sembed").glob("*.py")}
+    assert [n for n, s in src.items() if "weights_only=False" in s] == []
+    loads = [(n, c) for n, s in src.items() for c in re.findall(r"torch\.load\([^)]*\)", s)]
+    assert loads and [(n, c) for n, c in loads if "weights_only=True" not in c] == []
+    assert [n for n, s in src.items() if re.search(r"\bpickle\.loads?\(|allow_pickle\s*=\s*True", s)] == []
 
 
 def test_best_checkpoint_is_kept(tmp_path):
@@ -228,7 +284,7 @@ def _queue_run_interrupted_then_resumed(tmp_path):
 def test_resume_restores_objective_state(tmp_path, queue_method):
     "Resume after interruption gives the same final weights for a method whose objective keeps state (a queue)."
     resume = _queue_run_interrupted_then_resumed(tmp_path)
-    ck = torch.load(tmp_path / "b.ckpt" / "last.pt", weights_only=False)
+    ck = torch.load(tmp_path / "b.ckpt" / "last.pt", weights_only=True)
     assert int(ck["objective"]["filled"]) == 6 and ck["objective"]["queue"].abs().sum() > 0   # the queue is checkpointed
     resume()
     wa, wb = _weights(tmp_path / "a"), _weights(tmp_path / "b")

@@ -158,7 +158,7 @@ def _esimcse_interrupted_then_resumed(tmp_path): return _interrupted_then_resume
 def test_esimcse_resume_gives_the_same_final_weights(tmp_path):
     "Interrupted and resumed ESimCSE = uninterrupted ESimCSE, bit for bit: the queue and momentum encoder are checkpointed."
     resume = _esimcse_interrupted_then_resumed(tmp_path)
-    ck = torch.load(tmp_path / "b.ckpt" / "last.pt", weights_only=False)
+    ck = torch.load(tmp_path / "b.ckpt" / "last.pt", weights_only=True)
     assert int(ck["objective"]["filled"]) == 6 and ck["objective"]["queue"].abs().sum() > 0
     assert any(k.startswith("momentum_net.") for k in ck["objective"])
     resume()
@@ -353,7 +353,7 @@ def test_diffcse_trains_with_a_local_generator_and_resumes(tmp_path):
                                num_attention_heads=2, intermediate_size=20)).save_pretrained(tmp_path / "gen")
     resume = _interrupted_then_resumed(tmp_path, dict(method="diffcse", generator=str(tmp_path / "gen"), batch_size=4, max_steps=6,
                                                       learning_rate=1e-3, eval_steps=2, save_steps=2, log_steps=1))
-    ck = torch.load(tmp_path / "b.ckpt" / "last.pt", weights_only=False)
+    ck = torch.load(tmp_path / "b.ckpt" / "last.pt", weights_only=True)
     assert any(k.startswith("discriminator.") for k in ck["objective"]) and not any(k.startswith("_gen") for k in ck["objective"])
     resume()
     wa, wb = saved_weights(tmp_path / "a"), saved_weights(tmp_path / "b")
@@ -389,7 +389,7 @@ def test_lora_resume_gives_the_same_final_weights(tmp_path):
     merged weights; the checkpoint holds the adapters, the saved folder does not."""
     resume = _interrupted_then_resumed(tmp_path, dict(batch_size=4, max_steps=6, learning_rate=1e-2, eval_steps=2, save_steps=2,
                                                       log_steps=1, seed=3, lora={"r": 4, "alpha": 8.0, "dropout": 0.1}))
-    ck = torch.load(tmp_path / "b.ckpt" / "last.pt", weights_only=False)
+    ck = torch.load(tmp_path / "b.ckpt" / "last.pt", weights_only=True)
     assert any("lora_A" in k for k in ck["model"])
     resume()
     wa, wb = saved_weights(tmp_path / "a"), saved_weights(tmp_path / "b")
