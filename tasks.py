@@ -117,6 +117,43 @@ def docs(c, out="_docs", builder="auto"):
     except SembedError as e: sys.exit(f"invoke docs: {e}")
 
 
+def _stage_kind(stage, experiments):
+    "What a stage is: download/prepare/reports/..., or a row's method kind (train, transform, encode)."
+    name, _, key = stage.partition("@")
+    if name != "row": return name
+    from sembed.methods import get_method, load_plugins
+    load_plugins()
+    try: return f"row ({get_method(experiments.get(key, {}).get('method', '')).kind})"
+    except Exception: return "row"
+
+
+@task(help={"top": "how many of the costliest stages to list (default: all)"})
+def budget(c, top=0):
+    "Each pipeline stage's wall time from the last `dvc repro` that ran it (.dvc/tmp/sembed-stage-times.jsonl), grouped, and the total."
+    sys.path.insert(0, str(ROOT))
+    from sembed.core import load_params, stage_times
+    times = stage_times(ROOT)
+    if not times: sys.exit("invoke budget: no stage timings yet (they are recorded by `dvc repro`, under .dvc/tmp/)")
+    import subprocess
+    stages = set(subprocess.run(["dvc", "stage", "list", "--name-only"], cwd=ROOT, capture_output=True, text=True).stdout.split())
+    experiments = load_params(ROOT / "params.yaml").get("experiments", {})
+    rows = sorted(((s, r) for s, r in times.items() if not stages or s in stages), key=lambda x: -x[1]["seconds"])
+    groups = {}
+    for s, r in rows: groups.setdefault(_stage_kind(s, experiments), []).append(r["seconds"])
+    import datetime
+    print("| stage | kind | seconds | run at (UTC) | status |\n|---|---|---|---|---|")
+    for s, r in rows[:int(top) or None]:
+        at = datetime.datetime.fromtimestamp(r["start"], datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
+        print(f"| {s} | {_stage_kind(s, experiments)} | {r['seconds']:.1f} | {at} | {r['status']} |")
+    print("\n| kind | stages | seconds | mean per stage |\n|---|---|---|---|")
+    for k, v in sorted(groups.items(), key=lambda x: -sum(x[1])):
+        print(f"| {k} | {len(v)} | {sum(v):.0f} | {sum(v) / len(v):.1f} |")
+    total = sum(r["seconds"] for _, r in rows)
+    missing = sorted(stages - set(times)) if stages else []
+    print(f"\ntotal: {total:.0f} s ({total / 60:.1f} min) over {len(rows)} stages (sembed processes only; DVC's own hashing is not counted)"
+          + (f"; never timed: {len(missing)} ({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''})" if missing else ""))
+
+
 @task(help={"data": "data folder from `sembed download` (default: data)"})
 def bench_eval(c, data="data"):
     "Benchmark: full 7-task STS evaluation of MiniLM, sembed vs sentence-transformers encode (ratio, score diff)."

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import argparse, sys
 from pathlib import Path
-from .core import SembedError, check_writable, fail, load_params, provenance, sha256_json, write_json
+from .core import SembedError, check_writable, fail, load_params, provenance, sha256_json, stage_timer, write_json
 
 # %% auto 0
 __all__ = ['check_choice', 'check_out_json', 'cmd_download', 'method_table', 'markdown_table', 'cmd_methods', 'cmd_eval',
@@ -310,7 +310,8 @@ def build_parser():
 def main(argv=None):
     "Run the `sembed` command; a `SembedError` becomes one line on stderr and exit status 2."
     args = build_parser().parse_args(argv)
-    try: args.func(args)
+    try:
+        with stage_timer(): args.func(args)   # under `dvc repro`: the stage's wall time, for `invoke budget`
     except SembedError as e:
         print(f"sembed: error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -4,14 +4,15 @@
 
 # %% ../nbs/00_core.ipynb 3
 from __future__ import annotations
-import contextlib, hashlib, json, os, platform, random, shutil, subprocess, sys, tempfile
+import contextlib, hashlib, json, os, platform, random, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 import markupsafe
 import numpy as np
 
 # %% auto 0
-__all__ = ['SembedError', 'fail', 'atomic_path', 'write_json', 'sha256_file', 'sha256_json', 'set_seed', 'git_commit', 'hardware',
-           'provenance', 'read_yaml', 'load_params', 'progress', 'check_writable', 'download_url', 'html_escape']
+__all__ = ['STAGE_TIMES', 'SembedError', 'fail', 'atomic_path', 'write_json', 'sha256_file', 'sha256_json', 'set_seed',
+           'git_commit', 'hardware', 'provenance', 'stage_timer', 'stage_times', 'read_yaml', 'load_params', 'progress',
+           'check_writable', 'download_url', 'html_escape']
 
 # %% ../nbs/00_core.ipynb
 class SembedError(Exception):
@@ -100,6 +101,36 @@ def provenance(**extra):
     import torch, transformers
     return {"git_commit": git_commit(), "python": platform.python_version(), "torch": torch.__version__,
             "transformers": transformers.__version__, "device": hardware(), **extra}
+
+# %% ../nbs/00_core.ipynb
+STAGE_TIMES = Path(".dvc") / "tmp" / "sembed-stage-times.jsonl"   # under the DVC project root
+
+@contextlib.contextmanager
+def stage_timer(env=None):   # default: os.environ
+    "Record the wall time of the block as DVC stage `$DVC_STAGE` (a no-op outside a DVC stage)."
+    env = os.environ if env is None else env
+    stage, start, t0, status = env.get("DVC_STAGE"), time.time(), time.perf_counter(), "failed"
+    try:
+        yield
+        status = "ok"
+    finally:
+        if stage:
+            rec = {"stage": stage, "seconds": round(time.perf_counter() - t0, 2), "start": round(start, 1), "status": status}
+            f = Path(env.get("DVC_ROOT") or ".") / STAGE_TIMES
+            try:
+                f.parent.mkdir(parents=True, exist_ok=True)
+                with open(f, "a") as fh: fh.write(json.dumps(rec) + "\n")   # one short line: an atomic append
+            except OSError: pass   # timing is a courtesy: never fail a stage over it
+
+def stage_times(root=".") -> dict:
+    "The latest record of each stage from `STAGE_TIMES` under `root`: {stage: record}."
+    f, out = Path(root) / STAGE_TIMES, {}
+    if f.exists():
+        for line in f.read_text().splitlines():
+            try: r = json.loads(line)
+            except ValueError: continue
+            if isinstance(r, dict) and "stage" in r: out[r["stage"]] = r
+    return out
 
 # %% ../nbs/00_core.ipynb
 def read_yaml(path):
