@@ -181,18 +181,19 @@ def cmd_run(a):
 CHECKED_STAMP = "sembed check-params: valid\n"   # constant: `dvc repro` re-runs no stage because the stamp was rewritten
 
 def cmd_check_params(a):
-    "Validate `--params` as the stages read it (no model is loaded); with `--out`, then write the constant stamp file there."
-    from sembed.experiments import experiments, scale_of
+    "Validate `--params` as the stages read it (at `--scale` instead of its own, if given; no model is loaded); with `--out`, then write the constant stamp file there."
+    from sembed.experiments import SCALES, experiments, scale_of
+    if a.scale is not None: check_choice("scale", a.scale, SCALES)   # `invoke repro --scale X`: before params.yaml is touched
     if a.out: check_writable(a.out, "--out")
     params = load_params(a.params)
-    exps = experiments(params, data_root=a.data)
+    exps = experiments(params, a.scale, data_root=a.data)
     ev = params.get("eval") or {}
     bs = ev.get("batch_size", 64) if isinstance(ev, dict) else ev
     if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1:
         fail(f"{params_file(params)}: eval: field batch_size: bad value {bs!r} (a positive integer)")
     if a.out:
         with atomic_path(a.out) as tmp: tmp.write_text(CHECKED_STAMP)
-    print(f"sembed check-params: {a.params}: {len(exps)} experiments valid at scale {scale_of(params)}")
+    print(f"sembed check-params: {a.params}: {len(exps)} experiments valid at scale {scale_of(params, a.scale)}")
 
 # %% ../nbs/04_cli.ipynb
 def parse_model_spec(spec):
@@ -293,6 +294,7 @@ def build_parser():
     ck = sub.add_parser("check-params", help="validate the params file as every stage reads it (the pipeline's first stage; no model loaded)")
     ck.add_argument("--params", default="params.yaml"); ck.add_argument("--data", default="data", help="where corpora live (paths only: nothing is read)")
     ck.add_argument("--out", default=None, help="then write a constant stamp file there (the validate stage's output)")
+    ck.add_argument("--scale", default=None, help="validate at this scale instead of the params file's (smoke, full, paper)")
     ck.set_defaults(func=cmd_check_params)
     pr = sub.add_parser("prepare", help="validate the experiment matrix, build training corpora for the current scale")
     pr.add_argument("--params", default="params.yaml"); pr.add_argument("--data", default="data")
