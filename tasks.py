@@ -1,6 +1,6 @@
 """Task runner for sembed (`invoke --list`). Every task runs with this Python's bin/ on PATH, so
 `.venv/bin/invoke TASK` works without activating the virtualenv."""
-import hashlib, os, sys
+import hashlib, os, shlex, sys
 from pathlib import Path
 from invoke import task
 
@@ -49,11 +49,17 @@ def setup(c):
         c.run("./install.sh", env={"SEMBED_SKIP_REPRO": "1"}, pty=False)
 
 
-@task
-def repro(c):
-    "Run the DVC pipeline (dvc repro): data, baselines, training, evaluation, geometry."
+@task(help={"scale": "smoke | full | paper: validate the matrix at that scale first, then run `dvc exp run -S scale=X`"})
+def repro(c, scale=""):
+    """Run the DVC pipeline (dvc repro): data, baselines, training, evaluation, geometry. With --scale X, `sembed check-params
+    --scale X` first: `dvc exp run -S scale=X` writes X into params.yaml before any stage runs and leaves it there when the
+    run fails, so a bad X is refused before params.yaml is touched."""
     with c.cd(str(ROOT)):
-        c.run("dvc repro", pty=False)
+        if not scale:
+            c.run("dvc repro", pty=False); return
+        if c.run(f"sembed check-params --params params.yaml --scale {shlex.quote(scale)}", pty=False, warn=True).failed:
+            sys.exit(f"invoke repro: --scale {scale}: refused (params.yaml unchanged)")
+        c.run(f"dvc exp run -S scale={shlex.quote(scale)}", pty=False)
 
 
 def _known_paper(paper):

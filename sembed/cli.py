@@ -6,12 +6,13 @@
 from __future__ import annotations
 import argparse, sys
 from pathlib import Path
-from .core import SembedError, check_writable, fail, load_params, provenance, sha256_json, stage_timer, write_json
+from .core import SembedError, atomic_path, check_writable, fail, inside, load_params, params_file, provenance, sha256_json, stage_timer, write_json
+
 
 # %% auto 0
-__all__ = ['check_choice', 'check_out_json', 'cmd_download', 'method_table', 'markdown_table', 'cmd_methods', 'cmd_eval',
-           'format_result', 'cmd_prepare', 'cmd_train', 'cmd_run', 'parse_model_spec', 'cmd_geometry', 'cmd_report',
-           'cmd_card', 'build_parser', 'main']
+__all__ = ['CHECKED_STAMP', 'check_choice', 'check_out_json', 'cmd_download', 'method_table', 'markdown_table', 'cmd_methods',
+           'cmd_eval', 'format_result', 'cmd_prepare', 'cmd_train', 'cmd_run', 'cmd_check_params', 'parse_model_spec',
+           'cmd_geometry', 'cmd_report', 'cmd_card', 'build_parser', 'main']
 
 # %% ../nbs/04_cli.ipynb
 def check_choice(field, value, allowed):
@@ -178,6 +179,24 @@ def cmd_run(a):
     if res is not None: print(format_result(res))
 
 # %% ../nbs/04_cli.ipynb
+CHECKED_STAMP = "sembed check-params: valid\n"   # constant: `dvc repro` re-runs no stage because the stamp was rewritten
+
+def cmd_check_params(a):
+    "Validate `--params` as the stages read it (at `--scale` instead of its own, if given; no model is loaded); with `--out`, then write the constant stamp file there."
+    from sembed.experiments import SCALES, experiments, scale_of
+    if a.scale is not None: check_choice("scale", a.scale, SCALES)   # `invoke repro --scale X`: before params.yaml is touched
+    if a.out: check_writable(a.out, "--out")
+    params = load_params(a.params)
+    exps = experiments(params, a.scale, data_root=a.data)
+    ev = params.get("eval") or {}
+    bs = ev.get("batch_size", 64) if isinstance(ev, dict) else ev
+    if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1:
+        fail(f"{params_file(params)}: eval: field batch_size: bad value {bs!r} (a positive integer)")
+    if a.out:
+        with atomic_path(a.out) as tmp: tmp.write_text(CHECKED_STAMP)
+    print(f"sembed check-params: {a.params}: {len(exps)} experiments valid at scale {scale_of(params, a.scale)}")
+
+# %% ../nbs/04_cli.ipynb
 def parse_model_spec(spec):
     "Parse `NAME=MODEL[:POOLER]` into (name, model, pooler or None)."
     if "=" not in spec: fail(f"--models {spec}: expected NAME=MODEL[:POOLER]")
@@ -227,14 +246,14 @@ def cmd_report(a):
 
 # %% ../nbs/04_cli.ipynb
 def _check_model_folder(exp, a):
-    folder = Path(a.models) / exp.id
+    folder = inside(a.models, exp.id)
     if not folder.is_dir(): fail(f"{folder}: model of experiment '{exp.id}' not found (run `sembed train --experiment {exp.id}` or `dvc repro`)")
     return folder
 
 def _write_row_cards(exp, a):
     from sembed.cards import write_cards
     folder, r = _check_model_folder(exp, a), Path(a.results)
-    for f in write_cards(folder, r / f"{exp.id}.json", r / f"{exp.id}.transfer.json", r / f"{exp.id}.train.json"): print(f"card: {f}")
+    for f in write_cards(folder, *(inside(r, f"{exp.id}{s}") for s in (".json", ".transfer.json", ".train.json"))): print(f"card: {f}")
 
 def cmd_card(a):
     "Write the Hugging Face model cards of experiment `--experiment`'s (or, with `--all`, every) trained model from its results."
@@ -273,6 +292,11 @@ def build_parser():
     e.add_argument("--data", default="data"); e.add_argument("--out", required=True)
     e.add_argument("--batch-size", type=int, default=128); e.add_argument("--max-length", type=int, default=None)
     e.set_defaults(func=cmd_eval)
+    ck = sub.add_parser("check-params", help="validate the params file as every stage reads it (the pipeline's first stage; no model loaded)")
+    ck.add_argument("--params", default="params.yaml"); ck.add_argument("--data", default="data", help="where corpora live (paths only: nothing is read)")
+    ck.add_argument("--out", default=None, help="then write a constant stamp file there (the validate stage's output)")
+    ck.add_argument("--scale", default=None, help="validate at this scale instead of the params file's (smoke, full, paper)")
+    ck.set_defaults(func=cmd_check_params)
     pr = sub.add_parser("prepare", help="validate the experiment matrix, build training corpora for the current scale")
     pr.add_argument("--params", default="params.yaml"); pr.add_argument("--data", default="data")
     pr.add_argument("--out", default="data/train"); pr.set_defaults(func=cmd_prepare)

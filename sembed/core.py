@@ -4,15 +4,17 @@
 
 # %% ../nbs/00_core.ipynb 3
 from __future__ import annotations
-import contextlib, hashlib, json, os, platform, random, shutil, subprocess, sys, tempfile, time
+import contextlib, hashlib, json, os, platform, random, re, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 import markupsafe
 import numpy as np
+import yaml
 
 # %% auto 0
-__all__ = ['STAGE_TIMES', 'SembedError', 'fail', 'atomic_path', 'write_json', 'sha256_file', 'sha256_json', 'set_seed',
-           'git_commit', 'hardware', 'provenance', 'stage_timer', 'stage_times', 'read_yaml', 'load_params', 'progress',
-           'check_writable', 'download_url', 'html_escape']
+__all__ = ['STAGE_TIMES', 'ID_PATTERN', 'SembedError', 'fail', 'atomic_path', 'write_json', 'sha256_file', 'sha256_json',
+           'set_seed', 'git_commit', 'hardware', 'provenance', 'stage_timer', 'stage_times', 'check_id', 'inside',
+           'read_yaml', 'Params', 'params_file', 'load_params', 'progress', 'check_writable', 'download_url',
+           'html_escape']
 
 # %% ../nbs/00_core.ipynb
 class SembedError(Exception):
@@ -133,19 +135,51 @@ def stage_times(root=".") -> dict:
     return out
 
 # %% ../nbs/00_core.ipynb
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+
+def check_id(value,   # an experiment id (a key of params' `experiments`, an `--experiment` value)
+             where):  # what holds it, for the message (e.g. "params.yaml: experiments")
+    "`value` if it is a plain name: a letter or digit, then letters, digits, '.', '_' or '-' (200 at most), no '..'."
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value) or ".." in value:
+        fail(f"{where}: bad id {value!r} (an id names files and folders: a letter or digit, then letters, digits, '.', '_' or '-'; no '..')")
+    return value
+
+def inside(folder,   # the folder the path must stay in (models, results, ...)
+           name):    # a name built from an id (e.g. f"{id}.json")
+    "`folder / name`; a `SembedError` if it leads outside `folder` (compared lexically: '..' is resolved, a link is not followed)."
+    folder = Path(folder); p = folder / name
+    base, full = os.path.normpath(os.path.abspath(folder)), os.path.normpath(os.path.abspath(p))
+    if full == base or os.path.commonpath([base, full]) != base: fail(f"{p}: outside {folder} (the name {str(name)!r} leads out of it)")
+    return p
+
+# %% ../nbs/00_core.ipynb
 def read_yaml(path):
     "A YAML file's data (safe loading; libyaml's C parser when PyYAML has it: every pipeline stage reads params.yaml and the registry)."
     import yaml
     try: return yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as e: fail(f"{path}: not valid YAML ({str(e).splitlines()[0]})")
 
+class Params(dict):
+    "A params file's data: a dict that also knows the file it was read from (`path`), for error messages."
+    def __init__(self, data=(), path="params.yaml"): super().__init__(data); self.path = str(path)
+
+for _dumper in (yaml.SafeDumper, yaml.Dumper, getattr(yaml, "CSafeDumper", None), getattr(yaml, "CDumper", None)):
+    if _dumper is not None: _dumper.add_representer(Params, yaml.representer.SafeRepresenter.represent_dict)   # dumped as the plain mapping it is
+
+def params_file(params) -> str:
+    "The file `params` was read from (`load_params`), for error messages; 'params.yaml' for a dict built in code."
+    return str(getattr(params, "path", "params.yaml"))
+
 def load_params(path="params.yaml"):
-    "Read a YAML params file; a missing or malformed file is a `SembedError`."
+    "Read a YAML params file (a `Params`); a missing or malformed file, or an experiment id that is not a plain name, is a `SembedError`."
     path = Path(path)
     if not path.exists(): fail(f"{path}: params file not found")
     d = read_yaml(path)
     if not isinstance(d, dict): fail(f"{path}: expected a mapping at top level")
-    return d
+    for section in ("experiments", "configured"):   # their ids name folders and files: models/<id>, results/<id>.json, ...
+        if isinstance(d.get(section), dict):
+            for k in d[section]: check_id(k, f"{path}: {section}")
+    return Params(d, path)
 
 # %% ../nbs/00_core.ipynb
 def progress(iterable=None,     # what to iterate over (or None, then call `.update(n)`)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
-from .core import atomic_path, check_writable, fail, provenance, sha256_file, sha256_json, write_json
+from .core import Params, atomic_path, check_id, check_writable, fail, inside, params_file, provenance, sha256_file, sha256_json, write_json
 from .methods import Method, get_corpus, get_method, load_plugins, read_corpus, validate
 
 # %% auto 0
@@ -59,20 +59,21 @@ class Experiment:
     def label(self): return self.spec.label or self.id
 
 # %% ../nbs/12_experiments.ipynb
-def _source(exp_id, scale): return f"params.yaml: experiments.{exp_id}.scales.{scale}"
+def _source(exp_id, scale, pf="params.yaml"): return f"{pf}: experiments.{exp_id}.scales.{scale}"
 
 def scale_of(params: dict, scale: str | None = None) -> str:
     "The scale to run: `scale` or params' `scale`, validated."
     scale = scale or params.get("scale")
-    if scale not in SCALES: fail(f"params.yaml: scale: unknown value {scale!r} (known: {', '.join(SCALES)})")
+    if scale not in SCALES: fail(f"{params_file(params)}: scale: unknown value {scale!r} (known: {', '.join(SCALES)})")
     return scale
 
-def scale_settings(spec: ExperimentSpec, exp_id: str, scale: str) -> tuple[dict, str]:
+def scale_settings(spec: ExperimentSpec, exp_id: str, scale: str,
+                   pf="params.yaml") -> tuple[dict, str]:   # pf: the params file, for messages
     "(settings, source) of `spec` at `scale` (full falls back to smoke, less smoke's pair sample; `base:` picks an alternative)."
-    src = _source(exp_id, scale)
+    src = _source(exp_id, scale, pf)
     s = spec.scales.get(scale)
     fallback = s is None and scale == "full"
-    if fallback: s, src = spec.scales.get("smoke"), _source(exp_id, "smoke")
+    if fallback: s, src = spec.scales.get("smoke"), _source(exp_id, "smoke", pf)
     if s is None: fail(f"{src}: missing (experiment '{exp_id}' is not configured at scale '{scale}')")
     s = dict(s)
     if "base" in s:
@@ -87,15 +88,16 @@ def experiment(params: dict,          # the parsed params.yaml
                scale: str | None = None,  # default: params["scale"]
                data_root="data"):     # where corpora live (data/train/<file>)
     "The `Experiment` `exp_id` at `scale`, fully validated."
-    scale = scale_of(params, scale)
+    scale, pf = scale_of(params, scale), params_file(params)
     exps = params.get("experiments")
-    if not isinstance(exps, dict) or not exps: fail("params.yaml: experiments: expected a mapping of experiment ids")
-    if exp_id not in exps: fail(f"params.yaml: experiments: unknown experiment '{exp_id}' (known: {', '.join(exps)})")
-    spec = validate(ExperimentSpec, exps[exp_id], f"params.yaml: experiments.{exp_id}")
-    m = get_method(spec.method, f"params.yaml: experiments.{exp_id}: method")
+    if not isinstance(exps, dict) or not exps: fail(f"{pf}: experiments: expected a mapping of experiment ids")
+    if exp_id not in exps: fail(f"{pf}: experiments: unknown experiment '{exp_id}' (known: {', '.join(exps)})")
+    check_id(exp_id, f"{pf}: experiments")   # it names models/<id>, results/<id>.json, ...
+    spec = validate(ExperimentSpec, exps[exp_id], f"{pf}: experiments.{exp_id}")
+    m = get_method(spec.method, f"{pf}: experiments.{exp_id}: method")
     if spec.paper is not None and m.paper is not None and spec.paper != m.paper:
-        fail(f"params.yaml: experiments.{exp_id}: paper '{spec.paper}' but method '{m.name}' belongs to '{m.paper}'")
-    s, src = scale_settings(spec, exp_id, scale)
+        fail(f"{pf}: experiments.{exp_id}: paper '{spec.paper}' but method '{m.name}' belongs to '{m.paper}'")
+    s, src = scale_settings(spec, exp_id, scale, pf)
     if "geometry" in s:   # a scale may measure the geometry differently (e.g. smoke: STS-B test only, the cheap split)
         geo = s.pop("geometry")
         if not (isinstance(geo, bool) or geo in ("all", "train", "dev", "test")):
@@ -112,10 +114,10 @@ def experiment(params: dict,          # the parsed params.yaml
             fail(f"{src}: field sweep: bad value {sw!r} (a mapping of option -> list of values, or null: no sweep)")
         spec = spec.model_copy(update={"sweep": sw})
     if spec.layer_grid is not None and (not spec.layer_grid or min(spec.layer_grid) < 1 or len(set(spec.layer_grid)) != len(spec.layer_grid)):
-        fail(f"params.yaml: experiments.{exp_id}: field layer_grid: bad value {spec.layer_grid!r} (distinct prefixes of at least 1 dimension)")
+        fail(f"{pf}: experiments.{exp_id}: field layer_grid: bad value {spec.layer_grid!r} (distinct prefixes of at least 1 dimension)")
     for flag in ("geometry", "isotropy"):
         if getattr(spec, flag) and m.fit_task is not None:
-            fail(f"params.yaml: experiments.{exp_id}: {flag}: method '{m.name}' is fitted on each evaluated task, so it has no single embedding space to measure")
+            fail(f"{pf}: experiments.{exp_id}: {flag}: method '{m.name}' is fitted on each evaluated task, so it has no single embedding space to measure")
     model, compare, data, tasks = s.pop("model", None), s.pop("compare", None), s.pop("data", None), s.pop("tasks", None)
     pairs = s.pop("pairs", None)   # a quick scale's sample of each task's pairs (sembed.evaluate.sample_pairs)
     if pairs is not None and (isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 10):
@@ -142,16 +144,16 @@ def experiment(params: dict,          # the parsed params.yaml
         cfg = TrainConfig.from_dict({**s, "method": m.name, "model": model, "seed": seed,
                                      "train_file": str(Path(data_root) / "train" / get_corpus(data).file)}, src)
     else: cfg = validate(m.options, s, src)
-    for combo in sweep_combos(spec, m, exp_id):   # every swept option value is valid before any work starts
-        validate(m.options, {**s, **combo}, f"params.yaml: experiments.{exp_id}.sweep {combo}")
+    for combo in sweep_combos(spec, m, exp_id, pf):   # every swept option value is valid before any work starts
+        validate(m.options, {**s, **combo}, f"{pf}: experiments.{exp_id}.sweep {combo}")
     extra = {**({"tasks": tasks} if tasks is not None else {}), **({"pairs": pairs} if pairs is not None else {})}
     return Experiment(exp_id, spec, m, scale, {**s, "model": model, "compare": compare, "data": data, **extra}, model, compare, data,
                       cfg, seed, tasks, pairs)
 
-def sweep_combos(spec: ExperimentSpec, m: Method, exp_id="?") -> list[dict]:
+def sweep_combos(spec: ExperimentSpec, m: Method, exp_id="?", pf="params.yaml") -> list[dict]:
     "Every combination of the row's `sweep` values ({option: value}), in the order params lists them; [] without a sweep."
     if not spec.sweep: return []
-    src = f"params.yaml: experiments.{exp_id}: field sweep"
+    src = f"{pf}: experiments.{exp_id}: field sweep"
     if m.kind == "train": fail(f"{src}: method '{m.name}' is trained; a sweep re-scores a training-free row only")
     for k, vals in spec.sweep.items():
         if k not in m.options.model_fields: fail(f"{src}: unknown option '{k}' of method '{m.name}' (known: {', '.join(m.options.model_fields) or 'none'})")
@@ -170,18 +172,18 @@ def experiments(params: dict, scale: str | None = None, data_root="data") -> dic
 
 def _check_links(params: dict, rows):
     "What rows refer to outside themselves: known papers, transfer ids and baselines that are rows, each row's paper listed."
-    ids, papers = list(params.get("experiments") or {}), params.get("papers") or []
+    ids, papers, pf = list(params.get("experiments") or {}), params.get("papers") or [], params_file(params)
     from sembed.registry import paper_ids
     for p in papers:
-        if p not in paper_ids(): fail(f"params.yaml: papers: unknown paper '{p}' (known: {', '.join(paper_ids())})")
+        if p not in paper_ids(): fail(f"{pf}: papers: unknown paper '{p}' (known: {', '.join(paper_ids())})")
     for t in transfer_settings(params).experiments:
-        if t not in ids: fail(f"params.yaml: transfer: field experiments: unknown experiment '{t}' (known: {', '.join(ids)})")
+        if t not in ids: fail(f"{pf}: transfer: field experiments: unknown experiment '{t}' (known: {', '.join(ids)})")
     for e in rows:
         b = e.spec.baseline
         if b is not None and (b not in ids or b == e.id):
-            fail(f"params.yaml: experiments.{e.id}: field baseline: {'unknown experiment' if b not in ids else 'the row itself'} '{b}' (known: {', '.join(k for k in ids if k != e.id)})")
+            fail(f"{pf}: experiments.{e.id}: field baseline: {'unknown experiment' if b not in ids else 'the row itself'} '{b}' (known: {', '.join(k for k in ids if k != e.id)})")
         if e.paper is not None and e.paper not in papers:
-            fail(f"params.yaml: experiments.{e.id}: paper '{e.paper}' is not listed in papers (its report would never render)")
+            fail(f"{pf}: experiments.{e.id}: paper '{e.paper}' is not listed in papers (its report would never render)")
 
 class TransferSettings(BaseModel):
     "params.yaml's `transfer`: which rows are also scored on SentEval's transfer tasks, and the protocol's settings."
@@ -193,11 +195,12 @@ class TransferSettings(BaseModel):
 
 def transfer_settings(params: dict) -> TransferSettings:
     "The validated `transfer` section of `params` (defaults when absent)."
-    s = validate(TransferSettings, params.get("transfer") or {}, "params.yaml: transfer")
-    if s.kfold < 2: fail(f"params.yaml: transfer: field kfold: bad value {s.kfold} (an integer >= 2)")
+    pf = params_file(params)
+    s = validate(TransferSettings, params.get("transfer") or {}, f"{pf}: transfer")
+    if s.kfold < 2: fail(f"{pf}: transfer: field kfold: bad value {s.kfold} (an integer >= 2)")
     for sc, cap in s.max_train.items():
-        if sc not in SCALES: fail(f"params.yaml: transfer: field max_train: unknown scale '{sc}' (known: {', '.join(SCALES)})")
-        if cap < 2: fail(f"params.yaml: transfer: field max_train.{sc}: bad value {cap} (an integer >= 2)")
+        if sc not in SCALES: fail(f"{pf}: transfer: field max_train: unknown scale '{sc}' (known: {', '.join(SCALES)})")
+        if cap < 2: fail(f"{pf}: transfer: field max_train.{sc}: bad value {cap} (an integer >= 2)")
     return s
 
 def get_experiment(params: dict, exp_id: str, data_root="data") -> Experiment:
@@ -213,12 +216,12 @@ def get_experiment(params: dict, exp_id: str, data_root="data") -> Experiment:
 # %% ../nbs/12_experiments.ipynb
 def configured(params: dict, scale="paper", data_root="data") -> dict[str, tuple[str, Experiment]]:
     "{id: (reason not run, Experiment)} of params.yaml's `configured` rows, built at `scale` (paper: the only one they define)."
-    out = {}
+    out, pf = {}, params_file(params)
     for k, row in (params.get("configured") or {}).items():
         if not isinstance(row, dict) or not isinstance(row.get("not_run"), str) or not row["not_run"].strip():
-            fail(f"params.yaml: configured.{k}: field not_run: missing (say why the row is not run here)")
+            fail(f"{pf}: configured.{k}: field not_run: missing (say why the row is not run here)")
         row = {f: v for f, v in row.items() if f != "not_run"}
-        out[k] = (params["configured"][k]["not_run"], experiment({**params, "experiments": {k: row}}, k, scale, data_root))
+        out[k] = (params["configured"][k]["not_run"], experiment(Params({**params, "experiments": {k: row}}, pf), k, scale, data_root))
     return out
 
 # %% ../nbs/12_experiments.ipynb
@@ -337,14 +340,14 @@ def check_sts_data(exp, tasks=None, split="test", data_root="data"):
 
 def _empty_logs(results, exp_id):
     from sembed.train import _write_csv
-    _write_csv(results / f"{exp_id}.train_loss.csv", ("step", "loss", "lr"), [])
-    _write_csv(results / f"{exp_id}.dev.csv", ("step", "stsb_dev_spearman"), [])
+    _write_csv(inside(results, f"{exp_id}.train_loss.csv"), ("step", "loss", "lr"), [])
+    _write_csv(inside(results, f"{exp_id}.dev.csv"), ("step", "stsb_dev_spearman"), [])
 
 def build(exp: Experiment, data_root="data", models="models", results="results", resume=True, batch_size=64,
           ctx=None):   # training-free rows: an `EncodeContext` to share with `evaluate` (`run`: the model is loaded once)
     "Train / fit / spec the model of `exp` into `<models>/<id>`; logs and summary into `<results>/<id>.*`."
-    out, results = Path(models) / exp.id, Path(results)
-    check_writable(out, "--out"); check_writable(results / f"{exp.id}.train.json", "--results")
+    out, results = inside(models, exp.id), Path(results)
+    check_writable(out, "--out"); check_writable(inside(results, f"{exp.id}.train.json"), "--results")
     head = {"experiment": exp.id, "paper": exp.paper, "method": exp.method.name, "kind": exp.kind, "scale": exp.scale,
             "model": exp.model, "settings": exp.settings}
     if exp.kind == "train":
@@ -354,12 +357,12 @@ def build(exp: Experiment, data_root="data", models="models", results="results",
         if not Path(exp.config.train_file).exists():
             fail(f"{exp.config.train_file}: training corpus not found (run `sembed prepare` or `dvc repro`)")
         load_sts("STS-B", split="dev", root=data_root)  # the dev set must be there before training starts
-        ckpt = Path(str(out) + ".ckpt")
+        ckpt = inside(models, f"{exp.id}.ckpt")
         if not resume and ckpt.exists(): shutil.rmtree(ckpt)
         s = train(exp.config, out, dev_eval=lambda enc: stsb_dev_score(enc.encode, root=data_root, max_pairs=exp.pairs, seed=exp.seed),
                   log_dir=results, name=exp.id, checkpoint_dir=ckpt)
         if s is None: return None   # rank > 0 under torchrun: rank 0 writes the outputs
-        write_json(results / f"{exp.id}.train.json", {**head, **{k: v for k, v in s.items() if k not in ("steps_per_second", "seconds", "device")}})
+        write_json(inside(results, f"{exp.id}.train.json"), {**head, **{k: v for k, v in s.items() if k not in ("steps_per_second", "seconds", "device")}})
         return s
     if ctx is None: ctx = row_context(exp, data_root, batch_size)
     m, cfg, selection = exp.method, exp.config, None
@@ -381,12 +384,12 @@ def build(exp: Experiment, data_root="data", models="models", results="results",
                                          **({"selected": selection["choice"]} if selection else {})})
     _empty_logs(results, exp.id)
     summary = {**head, "trained": False, **({"selection": selection} if selection else {}), "provenance": provenance(seed=exp.seed)}
-    write_json(results / f"{exp.id}.train.json", summary)
+    write_json(inside(results, f"{exp.id}.train.json"), summary)
     return summary
 
 def row_options(exp: Experiment, models="models"):
     "The options a training-free row is evaluated with: params' options plus what its build chose on STS-B dev."
-    meta = Path(models) / exp.id / "sembed.json"
+    meta = inside(models, exp.id) / "sembed.json"
     chosen = json.loads(meta.read_text()).get("selected") if meta.exists() else None
     if not chosen: return exp.config
     return validate(type(exp.config), {**exp.config.model_dump(), **chosen}, f"{meta}: selected")
@@ -396,7 +399,7 @@ def embed_fn(exp: Experiment, data_root="data", models="models", batch_size=64, 
              options=None,   # training-free rows: these options instead of the row's (a swept combination; a corpus transform is re-fitted)
              ctx=None):      # an `EncodeContext` to share (the model is loaded once for a row and its sweep)
     "(encode(sentences) -> array, pooler name) of the row's model as it is evaluated (`cache`: training-free rows use the embedding cache)."
-    folder = Path(models) / exp.id
+    folder = inside(models, exp.id)
     if not folder.exists(): fail(f"{folder}: model of experiment '{exp.id}' not found (run `sembed train --experiment {exp.id}` or `dvc repro`)")
     if exp.kind == "train":
         from sembed.encoders import SentenceEncoder
@@ -446,7 +449,7 @@ def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, 
     if exp.spec.layer_grid:   # the grid's settings against the model, before any encoding
         from sembed.matryoshka2d import layer_pooler
         from sembed.encoders import SentenceEncoder
-        grid_enc = ctx.encoder if ctx is not None else SentenceEncoder.from_pretrained(str(Path(models) / exp.id))
+        grid_enc = ctx.encoder if ctx is not None else SentenceEncoder.from_pretrained(str(inside(models, exp.id)))
         layer_pooler(pooler, 1)
         bad = [d for d in exp.spec.layer_grid if not 1 <= d <= grid_enc.hidden_size]
         if bad: fail(f"params.yaml: experiments.{exp.id}: field layer_grid: dimension {bad[0]} outside 1..{grid_enc.hidden_size} (the model's size)")
@@ -501,7 +504,8 @@ def sweep(exp: Experiment, ctx, tasks, split="test", data_root="data", models="m
 def run(exp: Experiment, data_root="data", models="models", results="results", batch_size=64,
         resume=False):   # a train row: continue from the checkpoint of an interrupted run (`build`)
     "Build row `exp` (`build`) and score it (`evaluate`, into `<results>/<id>.json`) in one process; the result dict (None on a torchrun rank > 0)."
-    out = Path(results) / f"{exp.id}.json"
+    out = inside(results, f"{exp.id}.json")
+    inside(models, exp.id)   # the row's model folder too: both paths checked before anything is written or removed
     check_writable(out, "--results")
     check_sts_data(exp, data_root=data_root)   # before any training
     if out.exists(): out.unlink()   # an old score never stands beside a newly built model

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy, csv, datetime, io, json, math, shutil, tempfile
 from pathlib import Path
 import numpy as np
-from .core import fail, atomic_path, sha256_file, load_params, write_json
+from .core import fail, atomic_path, inside, sha256_file, load_params, write_json
 from .registry import get_paper, load_registry, paper_ids, paper_link, STS_COLUMNS, TRANSFER_COLUMNS
 
 # %% auto 0
@@ -33,9 +33,8 @@ MEASURED = "measured"  # committed result trees of runs at a larger scale than C
 def result_files(root, exp_id) -> dict:
     "Paths of the files the pipeline writes for experiment `exp_id` under `root`."
     r = Path(root) / RESULTS
-    return {"result": r / f"{exp_id}.json", "train_loss": r / f"{exp_id}.train_loss.csv",
-            "dev": r / f"{exp_id}.dev.csv", "train_summary": r / f"{exp_id}.train.json",
-            "transfer": r / f"{exp_id}.transfer.json"}
+    return {k: inside(r, f"{exp_id}{s}") for k, s in (("result", ".json"), ("train_loss", ".train_loss.csv"), ("dev", ".dev.csv"),
+                                                      ("train_summary", ".train.json"), ("transfer", ".transfer.json"))}
 
 def read_json(path):
     "Parsed JSON at `path`, or None when the file does not exist."

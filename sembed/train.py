@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from .core import SembedError, atomic_path, fail, provenance, set_seed, write_json
+from .core import SembedError, atomic_path, fail, inside, provenance, set_seed, write_json
 from .core import progress as _progress
 from .export import HEAD_MODES, save_trained
 from .methods import Method, check_examples, get_method, read_corpus, validate, validation_message
@@ -309,10 +309,10 @@ class _Run:
             self._load_weights(_load(self.ckpt_dir / "best.pt"))
 
     def write_logs(self, log_dir, prefix, summary, speed):
-        _write_csv(log_dir / f"{prefix}train_loss.csv", ("step", "loss", "lr"), self.st["loss_rows"])
-        _write_csv(log_dir / f"{prefix}dev.csv", ("step", "stsb_dev_spearman"), self.st["dev_rows"])
-        write_json(log_dir / f"{prefix}train.json", summary)
-        write_json(log_dir / f"{prefix}train_speed.json", speed)   # timings vary run to run: not in the metrics file
+        _write_csv(inside(log_dir, f"{prefix}train_loss.csv"), ("step", "loss", "lr"), self.st["loss_rows"])
+        _write_csv(inside(log_dir, f"{prefix}dev.csv"), ("step", "stsb_dev_spearman"), self.st["dev_rows"])
+        write_json(inside(log_dir, f"{prefix}train.json"), summary)
+        write_json(inside(log_dir, f"{prefix}train_speed.json"), speed)   # timings vary run to run: not in the metrics file
 
 # %% ../nbs/06_train.ipynb
 def _peft():
@@ -375,6 +375,7 @@ def train(config: TrainConfig | dict,  # the run's settings (its `method` names 
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else out_dir.with_name(out_dir.name + ".ckpt")
     log_dir = Path(log_dir) if log_dir else out_dir
     last = _read_last(ckpt_dir, cfg)               # an interrupted run's checkpoint: loadable and of this config, before any model
+    if name: inside(log_dir, f"{name}.train.json")   # the log files' prefix stays inside log_dir: fail before any work
     # ---- model, head, optimizer ----------------------------------------------------------------
     cuda = torch.cuda.is_available()
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}") if cuda else torch.device("cpu")
