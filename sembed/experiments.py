@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 from .core import Params, atomic_path, check_id, check_writable, fail, inside, params_file, provenance, sha256_file, sha256_json, write_json
-from .methods import Method, get_corpus, get_method, load_plugins, read_corpus, validate
+from .methods import Method, get_corpus, get_method, load_plugins, method_code, read_corpus, validate
 
 # %% auto 0
 __all__ = ['SCALES', 'ExperimentSpec', 'Experiment', 'scale_of', 'scale_settings', 'experiment', 'sweep_combos', 'experiments',
@@ -457,7 +457,8 @@ def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, 
                        max_pairs=exp.pairs, seed=exp.seed)
     settings = {"experiment": exp.id, "settings": exp.settings, "protocol": exp.spec.protocol, "split": split, "tasks": tasks,
                 "batch_size": batch_size}
-    r = make_result(res, exp.model, pooler, seed=exp.seed, params_hash=sha256_json(settings), batch_size=batch_size, scale=exp.scale)
+    r = make_result(res, exp.model, pooler, seed=exp.seed, params_hash=sha256_json(settings), batch_size=batch_size, scale=exp.scale,
+                    method_code=method_code(exp.method))   # what makes a committed result stale (sembed.methods.method_code)
     r = {"experiment": exp.id, "paper": exp.paper, "method": exp.method.name, "kind": exp.kind, "scale": exp.scale,
          "compare": exp.compare, **r}
     if exp.spec.geometry:

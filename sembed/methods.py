@@ -4,7 +4,7 @@
 
 # %% ../nbs/05b_methods.ipynb 3
 from __future__ import annotations
-import csv, importlib, pkgutil, sys
+import csv, hashlib, importlib, pkgutil, re, sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
@@ -15,7 +15,7 @@ from .core import fail
 __all__ = ['NLI_LABELS', 'TRIPLET_COLUMNS', 'CORPUS_KINDS', 'CORPORA', 'KINDS', 'METHODS', 'Options', 'validation_message',
            'validate', 'read_sentences', 'read_triplets', 'read_nli_pairs', 'read_sts_pairs', 'read_corpus',
            'check_examples', 'Corpus', 'register_corpus', 'get_corpus', 'snli_sentences', 'snli_triplets', 'Method',
-           'register', 'load_plugins', 'get_method', 'methods', 'PoolerOptions']
+           'register', 'load_plugins', 'get_method', 'methods', 'PoolerOptions', 'method_code']
 
 # %% ../nbs/05b_methods.ipynb
 class Options(BaseModel):
@@ -272,3 +272,27 @@ def _pooler_embed(ctx, sentences, opts):
 
 register(Method("pooler", None, "encode", "the base model with one of its poolers (no training)",
                 options=PoolerOptions, embed=_pooler_embed))
+
+# %% ../nbs/05b_methods.ipynb
+_IMPORT = re.compile(r"^\s*(?:from\s+(?:sembed)?\.?([A-Za-z_]\w*)\s+import|import\s+sembed\.([A-Za-z_]\w*))", re.M)
+
+def _module_file(name):
+    f = getattr(sys.modules.get(name), "__file__", None)
+    return Path(f) if f else None
+
+def method_code(m: Method) -> dict[str, str]:
+    "{module: sha256 of its file} of the code `m` runs outside sembed's core: its own module and the plugin modules it imports."
+    load_plugins()
+    plugins = {x.module for x in METHODS.values()} - {__name__}
+    if m.module not in plugins: return {}   # a core method (the plain `pooler`): its code is the core's
+    todo, seen = [m.module], {}
+    while todo:
+        name = todo.pop()
+        f = _module_file(name)
+        if name in seen or f is None or not f.exists(): continue
+        text = f.read_bytes()
+        seen[name] = hashlib.sha256(text).hexdigest()[:16]
+        for a, b in _IMPORT.findall(text.decode("utf-8", "replace")):
+            dep = f"sembed.{a or b}"
+            if dep in plugins and dep not in seen: todo.append(dep)
+    return dict(sorted(seen.items()))

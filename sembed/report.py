@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from .core import fail, atomic_path, inside, sha256_file, load_params, write_json
 from .registry import get_paper, load_registry, paper_ids, paper_link, STS_COLUMNS, TRANSFER_COLUMNS
+from .methods import method_code
 
 # %% auto 0
 __all__ = ['SMOKE_BANNER', 'TEMPLATE', 'RESULTS', 'MEASURED', 'SYNTHETIC_NOTE', 'DIFF_FIELDS', 'FRAGMENTS', 'HTML_TEMPLATE',
@@ -81,6 +82,12 @@ def _stale(exp, res, summary) -> list[str]:
                            ("protocol", exp.spec.protocol)):
             if res.get(field) is not None and res[field] != now:
                 out.append(f"{exp.id}: results/{exp.id}.json was produced with {field} = {res[field]}, params.yaml now says {now}")
+        was, now = (res.get("provenance") or {}).get("method_code"), method_code(exp.method)
+        if not isinstance(was, dict):
+            out.append(f"{exp.id}: results/{exp.id}.json does not record the code of method {exp.method.name} (measured before sembed recorded it)")
+        elif was != now:
+            out.append(f"{exp.id}: the code of method {exp.method.name} changed since results/{exp.id}.json was measured "
+                       f"({', '.join(sorted(k for k in set(was) | set(now) if was.get(k) != now.get(k)))})")
     if summary and isinstance(summary.get("settings"), dict):
         was = {k: v for k, v in summary["settings"].items() if k != "compare"}
         now = {k: v for k, v in exp.settings.items() if k != "compare"}
@@ -192,7 +199,8 @@ def synthetic_results(root,                # folder to write params.yaml, result
         pooler = e.settings.get("pooler") or {"mlp_train_only": "cls_before_pooler"}.get(e.settings.get("head"), "cls")
         res = {"experiment": eid, "paper": e.paper, "method": e.method.name, "kind": e.kind, "scale": scale,
                "compare": e.compare, "protocol": e.spec.protocol, "model": e.model, "pooler": pooler, "split": "test",
-               "tasks": tasks, "avg": float(np.mean([v["spearman"] for v in tasks.values()])), "provenance": prov,
+               "tasks": tasks, "avg": float(np.mean([v["spearman"] for v in tasks.values()])),
+               "provenance": {**prov, "method_code": method_code(e.method)},
                "synthetic": True}
         if e.spec.geometry:
             res["geometry"] = {"alignment": float(0.15 + 0.15 * rng.random()), "uniformity": float(-3 + 2 * rng.random()),
