@@ -252,8 +252,11 @@ def _check_model_folder(exp, a):
 
 def _write_row_cards(exp, a):
     from sembed.cards import write_cards
+    from sembed.report import result_files
     folder, r = _check_model_folder(exp, a), Path(a.results)
-    for f in write_cards(folder, *(inside(r, f"{exp.id}{s}") for s in (".json", ".transfer.json", ".train.json"))): print(f"card: {f}")
+    full = result_files(Path(a.measured) / "full", exp.id)   # the row's committed full-scale results, if any
+    for f in write_cards(folder, *(inside(r, f"{exp.id}{s}") for s in (".json", ".transfer.json", ".train.json")),
+                         full_path=full["result"], full_transfer_path=full["transfer"], folder=f"models/{exp.id}"): print(f"card: {f}")
 
 def cmd_card(a):
     "Write the Hugging Face model cards of experiment `--experiment`'s (or, with `--all`, every) trained model from its results."
@@ -320,7 +323,9 @@ def build_parser():
     g.add_argument("--batch-size", type=int, default=128); g.set_defaults(func=cmd_geometry)
     c = sub.add_parser("card", help="write the model cards (README.md) of a trained experiment (or --all) from its results")
     c.add_argument("--experiment", default=None); c.add_argument("--all", action="store_true", help="every trained row of the matrix"); c.add_argument("--params", default="params.yaml"); c.add_argument("--data", default="data")
-    c.add_argument("--models", default="models"); c.add_argument("--results", default="results"); c.set_defaults(func=cmd_card)
+    c.add_argument("--models", default="models"); c.add_argument("--results", default="results")
+    c.add_argument("--measured", default="measured", help="committed results of larger scales: <measured>/full/results/<id>.json")
+    c.set_defaults(func=cmd_card)
     r = sub.add_parser("report", help="render a paper's report or the leaderboard (never trains)")
     r.add_argument("--paper", default=None); r.add_argument("--leaderboard", action="store_true")
     r.add_argument("--all", action="store_true", help="every paper of --params's `papers`, then the leaderboard")

@@ -171,16 +171,22 @@ def test_model_cards_parse_and_match_results(repro):
         sts = json.loads((ROOT / f"results/{i}.json").read_text())
         tf = ROOT / f"results/{i}.transfer.json"
         tr = json.loads(tf.read_text()) if tf.exists() else None
-        want = {(t, "spearman_cosine"): round(v["spearman"], 2) for t, v in sts["tasks"].items()}
+        full, ftf = ROOT / f"measured/full/results/{i}.json", ROOT / f"measured/full/results/{i}.transfer.json"   # the headline, if measured
+        head = json.loads(full.read_text()) if full.exists() else sts
+        if full.exists() and ftf.exists(): tr = json.loads(ftf.read_text())
+        want = {(t, "spearman_cosine"): round(v["spearman"], 2) for t, v in head["tasks"].items()}
         if tr: want.update({(t, "accuracy"): round(v["acc"], 2) for t, v in tr["tasks"].items()} | {("MRPC", "f1"): round(tr["tasks"]["MRPC"]["f1"], 2)})
         own = json.loads((ROOT / "models" / i / "sembed.json").read_text()).get("test_embed")   # a method's own test-time vectors:
         assert (ROOT / "models" / i / "st").is_dir() == (own is None), i                     # no sentence-transformers copy
         for folder, lib in [(ROOT / "models" / i, "transformers"), (ROOT / "models" / i / "st", "sentence-transformers")][:1 if own else 2]:
             card = ModelCard.load(folder / "README.md")
             assert card.data.library_name == lib and card.data.base_model == MODELS[exps[i].model]["hub"], (i, card.data.base_model)
-            got = {(e.dataset_name, e.metric_type): e.metric_value for e in card.data.eval_results}
+            got = {((e.metric_args or {}).get("task", e.dataset_name), e.metric_type): e.metric_value for e in card.data.eval_results}
             assert got == want, (i, lib)
             assert "not a replication" in card.text and sts["provenance"]["git_commit"] in card.text
+            assert card.data.license and card.data.language == "en" and "path/to/this/folder" not in card.text
+            for e in card.data.eval_results:   # every task of the matrix has more pairs than a smoke sample: each STS number says its sample
+                if e.metric_type == "spearman_cosine": assert ("on a seeded sample of" in e.metric_name) == bool(head.get("max_pairs")), e.metric_name
     # training-free rows have no trained folder and no card
     assert not (ROOT / "models/minilm-avg/README.md").exists()
 
