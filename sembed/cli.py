@@ -30,9 +30,9 @@ def check_out_json(path, flag="--out"):
 
 # %% ../nbs/04_cli.ipynb
 def cmd_download(a):
-    "Fetch evaluation data (SentEval STS/SICK/SNLI and the MTEB STS sets) into `--out`."
-    from sembed.data import download
-    for n in (a.only or []): check_choice("dataset", n, ["senteval", "mteb"])
+    "Fetch evaluation data (SentEval STS/SICK/SNLI and the MTEB STS sets) into `--out`; `--only brown wordnet`: the Brown Corpus and WordNet 3.1."
+    from sembed.data import DATASETS, download
+    for n in (a.only or []): check_choice("dataset", n, DATASETS)
     check_writable(a.out, "--out")
     out = download(out=a.out, only=a.only, mirror=a.mirror)
     n = sum(1 for p in Path(out).rglob("*") if p.is_file())
@@ -278,7 +278,7 @@ def build_parser():
     p = argparse.ArgumentParser(prog="sembed", description="Reproducible sentence-embedding (STS) replications.")
     sub = p.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("download", help="fetch evaluation data into data/")
-    d.add_argument("--only", nargs="+", help="subset of: senteval mteb")
+    d.add_argument("--only", nargs="+", help="subset of: senteval mteb brown wordnet (default: senteval mteb; brown and wordnet only when named)")
     d.add_argument("--out", default="data"); d.add_argument("--mirror", default=None, help="local mirror folder (default: $SEMBED_MIRROR)")
     d.set_defaults(func=cmd_download)
     me = sub.add_parser("methods", help="list the registered methods (paper, kind, status per scale)")

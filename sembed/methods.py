@@ -176,6 +176,17 @@ register_corpus(Corpus("snli-devtest-pairs", "nli_pairs", "snli-devtest-pairs.cs
                        description="labelled (premise, hypothesis, label) pairs of SNLI dev+test"))
 
 # %% ../nbs/05b_methods.ipynb
+def _brown(data_root):
+    from sembed.data import brown_sentences, dataset_root
+    with dataset_root("brown", data_root) as root: return brown_sentences(root)
+
+register_corpus(Corpus("brown", "sentences", "brown-sentences.txt", build=_brown,
+                       description="distinct raw (untagged, detokenized) sentences of the Brown Corpus (NLTK's brown.zip)"))
+register_corpus(Corpus("brown+snli", "sentences", "brown-snli-sentences.txt",
+                       build=lambda root: list(dict.fromkeys(_brown(root) + snli_sentences(_snli_pairs(root)))),
+                       description="the Brown Corpus sentences and the distinct sentences of SNLI dev+test, each once"))
+
+# %% ../nbs/05b_methods.ipynb
 KINDS = ("train", "transform", "encode")
 
 @dataclass(frozen=True)

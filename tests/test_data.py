@@ -25,7 +25,7 @@ def make_mirror(root):
         (m / "senteval/downstream" / rel).write_text(text)
     D.write_jsonl_gz(m / "hf/mteb/sts12-sts/test.jsonl.gz", ROWS)
     (m / "SHA256SUMS").write_text("".join(f"{sha256_file(m / 'senteval/downstream' / r)}  ./senteval/downstream/{r}\n" for r in FILES))
-    return m, D.build_manifest(m, files=list(FILES), mteb_ids=["sts12-sts"])
+    return m, D.build_manifest(m, files=list(FILES), mteb_ids=["sts12-sts"], corpora=[])
 
 
 def snapshot(folder):
