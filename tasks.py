@@ -160,6 +160,24 @@ def budget(c, top=0):
           + (f"; never timed: {len(missing)} ({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''})" if missing else ""))
 
 
+@task(help={"scale": "the scale measured once (default: full)", "rows": "comma-separated experiment ids (default: every row)",
+            "stale": "only the rows whose committed result is missing or stale", "dry_run": "list the rows and why; run nothing",
+            "root": "the repository (default: this one)"})
+def measure(c, scale="full", rows="", stale=False, dry_run=False, root=""):
+    "Run rows once at `scale` into measured/<scale>/results/ (committed evidence; sembed.measure): every row, --rows, or --stale ones."
+    sys.path.insert(0, str(ROOT))
+    from sembed.core import SembedError
+    from sembed.measure import measure_plan, measure_rows, plan_table
+    where = Path(root).resolve() if root else ROOT
+    try:
+        plan = measure_plan(where, scale, [r for r in rows.split(",") if r] or None)
+        todo = [p for p in plan if p["status"] in (("missing", "stale") if stale else ("missing", "stale", "current"))]
+        print(plan_table(todo if stale else plan))
+        print(f"\nmeasure: {len(todo)} row(s) to run at scale {scale}" + (" (dry run: nothing run)" if dry_run else ""))
+        if not dry_run: measure_rows(where, scale, [p["id"] for p in todo])
+    except SembedError as e: sys.exit(f"invoke measure: {e}")
+
+
 @task(help={"data": "data folder from `sembed download` (default: data)"})
 def bench_eval(c, data="data"):
     "Benchmark: full 7-task STS evaluation of MiniLM, sembed vs sentence-transformers encode (ratio, score diff)."

@@ -35,6 +35,7 @@ class ExperimentSpec(BaseModel):
     sweep: dict[str, list] | None = None           # training-free rows: also score every combination of these option values
     layer_grid: list[int] | None = None            # also score every (layer, first-d dimensions) for these d on STS-B test (sembed.matryoshka2d.layer_grid)
     scales: dict[Literal["smoke", "full", "paper"], dict]  # per-scale settings (smoke required)
+    smoke_only: str | None = None                  # why this row has no `full` result here (it stays CI's pipeline check; `invoke measure` skips it)
 
 @dataclass
 class Experiment:

@@ -7,14 +7,14 @@ from __future__ import annotations
 import copy, csv, datetime, io, json, math, shutil, tempfile
 from pathlib import Path
 import numpy as np
-from .core import fail, atomic_path, inside, sha256_file, load_params, write_json
+from .core import SembedError, fail, atomic_path, inside, sha256_file, load_params, write_json
 from .registry import get_paper, load_registry, paper_ids, paper_link, STS_COLUMNS, TRANSFER_COLUMNS
 from .methods import method_code
 
 # %% auto 0
 __all__ = ['SMOKE_BANNER', 'TEMPLATE', 'RESULTS', 'MEASURED', 'SYNTHETIC_NOTE', 'DIFF_FIELDS', 'FRAGMENTS', 'HTML_TEMPLATE',
            'LEADERBOARD_COLUMNS', 'SORT_JS', 'LEADERBOARD_PAGE', 'result_files', 'read_json', 'read_csv', 'scores_of',
-           'paper_experiments', 'experiment_row', 'measured_rows', 'report_data', 'synthetic_results',
+           'paper_experiments', 'experiment_row', 'measured_rows', 'report_data', 'row_status', 'synthetic_results',
            'comparison_table', 'transfer_table', 'provenance_rows', 'row_provenance', 'differences', 'plot_task_bars',
            'plot_training', 'plot_transfer', 'plot_geometry', 'geometry_table', 'baseline_table', 'plot_baseline_delta',
            'baseline_html', 'selections', 'plot_selection', 'sweeps', 'sweep_table', 'sweep_html', 'plot_sweep',
@@ -155,6 +155,19 @@ def report_data(paper_id, root=".") -> dict:
             "stale": [s for r in rows.values() for s in r["stale"]], "measured": measured,
             "measured_stale": [s for r in measured.values() for s in r["stale"]],
             "rendered_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+# %% ../nbs/11_report.ipynb
+def row_status(exp, tree,
+               scale=None):   # the scale of a tree under measured/ (its messages then name it and `invoke measure`)
+    "Whether the result of `exp` under results tree `tree` (`<tree>/results/<id>.*`) is 'missing', 'stale' (why) or 'current'."
+    f = result_files(tree, exp.id)
+    res = read_json(f["result"])
+    if res is None:
+        return {"status": "missing", "why": [f"no {MEASURED}/{scale}/{RESULTS}/{exp.id}.json" if scale else f"no {f['result']}"]}
+    why = _stale(exp, res, read_json(f["train_summary"]))
+    if scale: why = [s.replace(f"{RESULTS}/", f"{MEASURED}/{scale}/{RESULTS}/").replace("(re-run the pipeline)", f"(invoke measure --scale {scale} --stale)")
+                     for s in why]
+    return {"status": "stale" if why else "current", "why": why}
 
 # %% ../nbs/11_report.ipynb
 def _repo_file(name):
@@ -852,7 +865,7 @@ def render_reports(paper_ids,          # registry ids, e.g. params.yaml's `paper
 # %% ../nbs/11_report.ipynb
 LEADERBOARD_COLUMNS = ["paper", "experiment", "label", "method", "kind", "base_model", "scale", "protocol", *STS_COLUMNS,
                        "avg", "paper_avg", "delta_avg", *TRANSFER_COLUMNS, "transfer_avg", "paper_transfer_avg",
-                       "delta_transfer_avg", "git_commit"]
+                       "delta_transfer_avg", "status", "git_commit"]
 
 def _transfer_columns(tr, paper, compare) -> dict:
     "Leaderboard transfer columns of one row: accuracies, their mean, the paper's mean and Δ (None where absent)."
@@ -881,6 +894,12 @@ def leaderboard_rows(root=".") -> list[dict]:
         pid = res.get("paper", spec.get("paper"))
         paper = reg.get(pid) if pid else None
         rep = (paper or {}).get("reported", {}).get(res.get("compare")) if res.get("compare") else None
+        status = ""
+        if tree != root:   # a row measured once: stale when its settings or its method's code changed since (sembed.measure)
+            from sembed.experiments import experiment
+            try: status = row_status(experiment(params, eid, tree.name, data_root=root / "data"), tree, tree.name)["status"]
+            except SembedError: status = "stale"   # no longer configured at that scale
+            status = "" if status == "current" else status
         sc = scores_of(res, STS_COLUMNS)
         ok = rep is not None and not rep.get("reference_only") and res.get("protocol") == paper.get("protocol", "senteval")
         rows.append({"paper": pid, "experiment": eid, "label": spec.get("label") or eid, "method": res.get("method", spec.get("method")),
@@ -891,7 +910,7 @@ def leaderboard_rows(root=".") -> list[dict]:
                      "paper_avg": rep["scores"]["avg"] if ok else None,
                      "delta_avg": round(sc["avg"] - rep["scores"]["avg"], 2) if ok else None,
                      **_transfer_columns(read_json(result_files(tree, eid)["transfer"]), paper, res.get("compare")),
-                     "git_commit": (res.get("provenance") or {}).get("git_commit")})
+                     "status": status, "git_commit": (res.get("provenance") or {}).get("git_commit")})
     return rows
 
 def leaderboard_frame(rows: list[dict]):
