@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_cli.ipynb 2
 from __future__ import annotations
-import argparse, sys
+import argparse, os, re, sys, time
 from pathlib import Path
 from .core import SembedError, atomic_path, check_writable, fail, inside, load_params, params_file, provenance, sha256_json, stage_timer, write_json
 
@@ -12,7 +12,7 @@ from .core import SembedError, atomic_path, check_writable, fail, inside, load_p
 # %% auto 0
 __all__ = ['CHECKED_STAMP', 'check_choice', 'check_out_json', 'cmd_download', 'method_table', 'markdown_table', 'cmd_methods',
            'cmd_eval', 'format_result', 'cmd_prepare', 'cmd_train', 'cmd_run', 'cmd_check_params', 'parse_model_spec',
-           'cmd_geometry', 'cmd_report', 'cmd_card', 'build_parser', 'main']
+           'cmd_geometry', 'cmd_report', 'cmd_card', 'parse_size', 'human_size', 'cmd_cache', 'main']
 
 # %% ../nbs/04_cli.ipynb
 def check_choice(field, value, allowed):
@@ -273,6 +273,75 @@ def cmd_card(a):
     if not trained: print("card: no trained row in the matrix: no card")
 
 # %% ../nbs/04_cli.ipynb
+def parse_size(s, flag="--max-size") -> int:
+    "Bytes in a size such as `2G`, `500M`, `1.5GiB` or `123456` (K, M, G, T: powers of 1024)."
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?", str(s).strip(), re.I)
+    if not m: fail(f"{flag} {s}: expected a size such as 500M or 2G")
+    return int(float(m[1]) * 1024 ** " kmgt".index(m[2].lower() or " "))
+
+def human_size(n) -> str:
+    "`n` bytes, human-readable (powers of 1024)."
+    for u in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024: return f"{n:.0f} {u}" if u == "B" else f"{n:.1f} {u}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+def _entries(n): return f"{n} entr{'y' if n == 1 else 'ies'}"
+
+def _stat(p):
+    try: return p.stat()
+    except OSError: return None
+
+def _remove(paths):
+    "Remove files (an entry's .npy before its record: an interruption leaves a lone record, a plain miss); their bytes."
+    freed = 0
+    for p in paths:
+        st = _stat(p)
+        try: p.unlink(missing_ok=True)
+        except OSError as e: fail(f"cache: cannot remove {p}: {e.strerror or e}")
+        freed += st.st_size if st else 0
+    return freed
+
+def cmd_cache(a):
+    "Show the embedding cache (folder, entries, size); `--verify` checks every entry; `--prune` removes damaged ones and, with `--older-than` / `--max-size`, the least recently used."
+    from sembed.encoders import cache_dir, cache_entries, cache_location, cache_record_file, check_cache_entry
+    if a.fix and not a.verify: fail("cache: --fix goes with --verify")
+    if (a.older_than is not None or a.max_size is not None) and not a.prune: fail("cache: --older-than and --max-size go with --prune")
+    if a.older_than is not None and not a.older_than >= 0: fail(f"--older-than {a.older_than}: expected a number of days >= 0")
+    limit = parse_size(a.max_size) if a.max_size is not None else None
+    root = Path(a.dir) if a.dir else cache_location()
+    if root.exists() and not root.is_dir(): fail(f"cache: {root} is not a folder")
+    print(f"sembed cache: {root}" + ("" if a.dir or cache_dir() is not None else " (not used now: SEMBED_CACHE=off)"))
+    entries, bad, notes = cache_entries(root), [], []
+    if a.verify or a.prune:   # every byte against its record's sha256 (≈ 1 GB/s)
+        for f in entries:
+            reason = check_cache_entry(f)[0]
+            if reason: bad.append(f); print(f"  corrupt: {f} ({reason})")
+    if bad and (a.fix or a.prune):
+        notes.append(f"removed {_entries(len(bad))}, corrupt ({human_size(sum(_remove([f, cache_record_file(f)]) for f in bad))})")
+        entries = [f for f in entries if f not in bad]
+    if a.prune:
+        day = 86400
+        stray = [r for r in root.glob("??/*.npy.json") if not r.with_suffix("").exists()]   # records left without their array
+        stray += [t for t in root.glob("??/.*.tmp") if (st := _stat(t)) and st.st_mtime < time.time() - day]   # interrupted writes
+        if stray: notes.append(f"removed {len(stray)} leftover files ({human_size(_remove(stray))})")
+        used = {f: st.st_mtime for f in entries if (st := _stat(f))}   # every read hit refreshes it (atime: see above)
+        size = {f: sum(st.st_size for p in (f, cache_record_file(f)) if (st := _stat(p))) for f in used}
+        old = [f for f in used if a.older_than is not None and used[f] < time.time() - a.older_than * day]
+        total = sum(size.values()) - sum(size[f] for f in old)
+        for f in sorted(set(used) - set(old), key=used.get):   # least recently used first
+            if limit is None or total <= limit: break
+            old.append(f); total -= size[f]
+        if old: notes.append(f"removed {_entries(len(old))}, least recently used ({human_size(sum(_remove([f, cache_record_file(f)]) for f in old))})")
+        entries = cache_entries(root)
+    total = sum(st.st_size for p in root.rglob("*") if (st := _stat(p)) and p.is_file()) if root.is_dir() else 0
+    for n in notes: print(f"  {n}")
+    print(f"  {_entries(len(entries))}, {human_size(total)}" + ("" if root.is_dir() else " (no cache folder yet)"))
+    if bad and not (a.fix or a.prune):
+        fail(f"cache: {_entries(len(bad))} of {root} corrupt (they are recomputed when read; remove them: sembed cache --verify --fix)")
+
+
+# %% ../nbs/04_cli.ipynb
 def build_parser():
     "The argparse parser of the `sembed` command."
     p = argparse.ArgumentParser(prog="sembed", description="Reproducible sentence-embedding (STS) replications.")
@@ -326,6 +395,15 @@ def build_parser():
     c.add_argument("--models", default="models"); c.add_argument("--results", default="results")
     c.add_argument("--measured", default="measured", help="committed results of larger scales: <measured>/full/results/<id>.json")
     c.set_defaults(func=cmd_card)
+        ca = sub.add_parser("cache", help="the embedding cache: folder, entries and size; check (--verify) or prune it")
+    ca.add_argument("--dir", default=None, help="cache folder (default: $SEMBED_CACHE_DIR or .cache/sembed/embeddings)")
+    ca.add_argument("--verify", action="store_true", help="check every entry against its record (sha256); exit 2 if any is corrupt")
+    ca.add_argument("--fix", action="store_true", help="with --verify: remove the corrupt entries")
+    ca.add_argument("--prune", action="store_true", help="remove entries whose record is missing or wrong, leftover files and, with "
+                    "--older-than / --max-size, the least recently used entries")
+    ca.add_argument("--older-than", type=float, default=None, metavar="DAYS", help="with --prune: entries unused for DAYS days")
+    ca.add_argument("--max-size", default=None, metavar="SIZE", help="with --prune: least recently used entries until the cache is at most SIZE (500M, 2G)")
+    ca.set_defaults(func=cmd_cache)
     r = sub.add_parser("report", help="render a paper's report or the leaderboard (never trains)")
     r.add_argument("--paper", default=None); r.add_argument("--leaderboard", action="store_true")
     r.add_argument("--all", action="store_true", help="every paper of --params's `papers`, then the leaderboard")

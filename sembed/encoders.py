@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_encoders.ipynb 3
 from __future__ import annotations
-import hashlib, importlib.util, inspect, json, os, re, sys
+import hashlib, importlib.util, inspect, io, json, os, re, sys
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -21,8 +21,9 @@ __all__ = ['MODELS', 'POOLERS', 'POOLER_FAMILIES', 'ModelSource', 'resolve_model
            'masked_mean', 'first_token_index', 'last_token_index', 'pool_cls', 'pool_cls_before_pooler', 'pool_avg',
            'pool_avg_first_last', 'pool_avg_top2', 'pool_last_token', 'pool_max', 'pool_avg_sqrt_len',
            'pool_weighted_avg', 'register_pooler_family', 'pool_avg_layers', 'get_pooler', 'pooler_layers',
-           'is_decoder_config', 'SentenceEncoder', 'eager_attention', 'model_fingerprint', 'cache_dir',
-           'supported_poolers', 'cached_array', 'cached_encode']
+           'is_decoder_config', 'SentenceEncoder', 'eager_attention', 'model_fingerprint', 'cache_location',
+           'cache_dir', 'supported_poolers', 'cache_record_file', 'cache_entries', 'check_cache_entry', 'cached_array',
+           'cached_encode']
 
 # %% ../nbs/02_encoders.ipynb
 MODELS = {
@@ -523,10 +524,14 @@ def model_fingerprint(encoder: SentenceEncoder) -> str:
     encoder._fingerprint = h.hexdigest()
     return encoder._fingerprint
 
+def cache_location():
+    "Where the embedding cache lives (`SEMBED_CACHE_DIR`, default `.cache/sembed/embeddings` under the working folder), on or off."
+    return Path(os.environ.get("SEMBED_CACHE_DIR") or Path.cwd() / ".cache" / "sembed" / "embeddings")
+
 def cache_dir():
     "The embedding cache folder, or None when `SEMBED_CACHE=off`."
     if os.environ.get("SEMBED_CACHE", "on").lower() in ("off", "0", "false", "no"): return None
-    return Path(os.environ.get("SEMBED_CACHE_DIR") or Path.cwd() / ".cache" / "sembed" / "embeddings")
+    return cache_location()
 
 def _code_version():
     import transformers
@@ -540,10 +545,82 @@ def supported_poolers(encoder: SentenceEncoder) -> list[str]:
     if encoder.is_decoder: return fixed   # decoders are deep (SmolLM2: 30 layers): their layer means are stored on request only
     return fixed + [f"avg_layers_{k}_{k}" for k in range(encoder.model.config.num_hidden_layers + 1)]
 
-def _cache_key(encoder, tag, sentences):
-    return hashlib.sha256(json.dumps([model_fingerprint(encoder), encoder.max_length, tag, _code_version(),
-                                      hashlib.sha256("\n".join(sentences).encode()).hexdigest(), len(sentences)]).encode()).hexdigest()
 
+# %% ../nbs/02_encoders.ipynb
+_KEY_FIELDS = ("model_fingerprint", "max_length", "tag", "code_version", "sentences_sha256", "n_sentences")
+
+def _cache_ingredients(encoder, tag, sentences) -> dict:
+    "What a cache entry is computed from: its key hashes these, its record keeps them (with the pooler)."
+    return {"model_fingerprint": model_fingerprint(encoder), "max_length": encoder.max_length, "tag": tag,
+            "code_version": _code_version(), "sentences_sha256": hashlib.sha256("\n".join(sentences).encode()).hexdigest(),
+            "n_sentences": len(sentences)}
+
+def _key_of(made_from: dict) -> str:
+    return hashlib.sha256(json.dumps([made_from[k] for k in _KEY_FIELDS]).encode()).hexdigest()
+
+def _cache_key(encoder, tag, sentences): return _key_of(_cache_ingredients(encoder, tag, sentences))
+
+def _entry_file(root, key, pooler=None) -> Path:
+    "`<root>/<key[:2]>/<key>.<pooler>.npy` (`<key>.npy` for `cached_array`); its record is the same path + `.json`."
+    return Path(root) / key[:2] / (f"{key}.{pooler}.npy" if pooler else f"{key}.npy")
+
+def cache_record_file(f) -> Path:
+    "The record of cache entry `f` (a .npy file): the same path + `.json`."
+    return Path(f).with_name(Path(f).name + ".json")
+
+def _cache_write(f: Path, arr: np.ndarray, made_from: dict):
+    "Store `arr` at `f`, then its record (after the array: a record always describes a whole file), each atomically."
+    buf = io.BytesIO(); np.save(buf, arr, allow_pickle=False); data = buf.getvalue()
+    with atomic_path(f) as tmp: tmp.write_bytes(data)
+    write_json(cache_record_file(f), {"format": 1, "file": f.name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+                                      "shape": list(arr.shape), "dtype": arr.dtype.str, "key": _key_of(made_from),
+                                      "made_from": made_from})
+
+def cache_entries(root) -> list[Path]:
+    "The entries (`.npy` files) of an embedding cache folder."
+    return sorted(Path(root).glob("??/*.npy")) if Path(root).is_dir() else []
+
+def check_cache_entry(f,                # an entry's .npy file
+                      made_from=None,   # what the caller computes it from (the record must say the same), or None
+                     ) -> tuple:        # (why the entry cannot be trusted, or None; its array when sound)
+    "Check an embedding cache entry against its record: the record parses and is this file's, the file has its size, sha256, shape and dtype."
+    f = Path(f); rf = cache_record_file(f)
+    try: rec = json.loads(rf.read_text())
+    except FileNotFoundError: return f"no record {rf.name}", None
+    except (OSError, ValueError) as e: return f"record {rf.name} unreadable: {_one_line(e)}", None
+    try:
+        mf = rec["made_from"]
+        key, size, sha, shape, dtype = _key_of(mf), rec["bytes"], rec["sha256"], tuple(rec["shape"]), np.dtype(rec["dtype"])
+        n, name = mf["n_sentences"], _entry_file(".", rec["key"], mf.get("pooler")).name
+    except (KeyError, TypeError, ValueError, AttributeError) as e: return f"record {rf.name} garbled: {_one_line(e)}", None
+    if rec.get("format") != 1 or rec["key"] != key or rec.get("file") != f.name or name != f.name:
+        return f"record {rf.name} does not describe this file", None
+    if made_from is not None and mf != made_from: return f"record {rf.name} is for other inputs", None
+    if shape[:1] != (n,): return f"record {rf.name} gives shape {list(shape)} for {n} sentences", None
+    try:
+        with open(f, "rb") as fh: data = fh.read()
+    except OSError as e: return f"unreadable: {_one_line(e)}", None
+    if len(data) != size: return f"{len(data)} bytes, its record says {size}", None
+    if hashlib.sha256(data).hexdigest() != sha: return "its bytes do not match the record's sha256", None
+    try: arr = np.load(io.BytesIO(data), allow_pickle=False)   # the bytes just hashed: one read
+    except (ValueError, OSError, EOFError) as e: return f"not a .npy array: {_one_line(e)}", None
+    if arr.shape != shape or arr.dtype != dtype:
+        return f"array {arr.dtype} {list(arr.shape)}, its record says {dtype} {list(shape)}", None
+    return None, arr
+
+def _cache_read(f: Path, made_from: dict):
+    "The verified array at `f`, or None: a miss, or a damaged entry (one note on stderr; the caller recomputes and rewrites it)."
+    if not f.exists(): return None
+    reason, arr = check_cache_entry(f, made_from)
+    if reason is not None:
+        print(f"sembed: note: embedding cache entry {f} is corrupt ({reason}); recomputing", file=sys.stderr)
+        return None
+    try: os.utime(f)   # its last use, for `sembed cache --prune --max-size` (atime is often not kept)
+    except OSError: pass
+    return arr
+
+
+# %% ../nbs/02_encoders.ipynb
 def cached_array(encoder: SentenceEncoder,
                  tag: str,               # what is computed, with every setting that changes it (e.g. a template)
                  sentences: list[str],   # the sentences, row i of the array for sentences[i]
@@ -553,13 +630,13 @@ def cached_array(encoder: SentenceEncoder,
     sentences = _check_sentences(sentences, "encode")
     root = Path(root) if root is not None else cache_dir()
     if root is None: return compute(sentences)
-    key = _cache_key(encoder, tag, sentences)
-    f = root / key[:2] / f"{key}.npy"
-    if not f.exists():
+    made = {**_cache_ingredients(encoder, tag, sentences), "pooler": None}
+    f = _entry_file(root, _key_of(made))
+    arr = _cache_read(f, made)
+    if arr is None:
         arr = np.asarray(compute(sentences))
-        with atomic_path(f) as tmp:
-            with open(tmp, "wb") as fh: np.save(fh, arr)
-    return np.load(f)
+        _cache_write(f, arr, made)
+    return arr
 
 def cached_encode(encoder: SentenceEncoder,
                   sentences: list[str],   # sentences to embed
@@ -575,29 +652,38 @@ def cached_encode(encoder: SentenceEncoder,
     if root is None:
         return {p: encoder.encode(sentences, batch_size, progress, normalize) if p == encoder.pooler and encoder.head is not None
                 else a for p, a in encoder.encode_poolers(sentences, poolers, batch_size, progress, normalize).items()}
-    key = _cache_key(encoder, "raw", sentences)
-    file = lambda p: root / key[:2] / f"{key}.{p}.npy"
-    def save(p, arr):
-        with atomic_path(file(p)) as tmp:
-            with open(tmp, "wb") as f: np.save(f, arr)
-    need = [p for p in poolers if not file(p).exists()]
-    if need:  # compute what is missing, and the standard poolers if absent
+    made = _cache_ingredients(encoder, "raw", sentences)
+    key = _key_of(made)
+    file, rec = lambda p: _entry_file(root, key, p), lambda p: {**made, "pooler": p}
+    got = {}   # arrays read (verified) or computed in this call
+    def get(p):
+        if p not in got:
+            a = _cache_read(file(p), rec(p))
+            if a is not None: got[p] = a
+        return got.get(p)
+    def stored(p): return file(p).exists() and cache_record_file(file(p)).exists()
+    need = [p for p in poolers if get(p) is None]
+    if need:  # compute what is missing or damaged, and the standard poolers if absent
         # a layer pair (avg_layers_i_j) is derived from the per-layer means avg_layers_k_k, all stored at the first request
         pairs = [p for p in need if pooler_layers(p)]
         singles = [f"avg_layers_{k}_{k}" for k in range(encoder.model.config.num_hidden_layers + 1)] if pairs else []
-        todo = [p for p in dict.fromkeys([*(p for p in need if p not in pairs), *singles, *supported_poolers(encoder)])
-                if not file(p).exists()]
+        halves = [f"avg_layers_{k}_{k}" for p in pairs for k in pooler_layers(p)]
+        todo = list(dict.fromkeys([*(p for p in need if p not in pairs), *(h for h in halves if get(h) is None),
+                                   *(p for p in [*singles, *supported_poolers(encoder)] if p not in got and not stored(p))]))
         if todo:
-            for p, arr in encoder.encode_poolers(sentences, todo, batch_size, progress, normalize=False).items(): save(p, arr)
+            for p, arr in encoder.encode_poolers(sentences, todo, batch_size, progress, normalize=False).items():
+                _cache_write(file(p), arr, rec(p)); got[p] = arr
         for p in pairs:
-            if not file(p).exists():
+            if p not in got:
                 i, j = pooler_layers(p)
-                save(p, (np.load(file(f"avg_layers_{i}_{i}")) + np.load(file(f"avg_layers_{j}_{j}"))) / np.float32(2))
-    out = {p: np.load(file(p)) for p in poolers}
+                got[p] = (got[f"avg_layers_{i}_{i}"] + got[f"avg_layers_{j}_{j}"]) / np.float32(2)
+                _cache_write(file(p), got[p], rec(p))
+    out = {p: got[p] for p in poolers}
     if encoder.head is not None and encoder.pooler in out:   # the cache holds pooled vectors; the encoder's head follows its pooler
         with torch.inference_mode(): out[encoder.pooler] = encoder.head.eval()(torch.from_numpy(out[encoder.pooler])).float().numpy()
     if normalize: out = {p: F.normalize(torch.from_numpy(a), p=2, dim=1).numpy() for p, a in out.items()}
     return out
+
 
 # %% ../nbs/02_encoders.ipynb
 @patch
