@@ -12,7 +12,7 @@ from .core import SembedError, atomic_path, check_writable, fail, inside, load_p
 # %% auto 0
 __all__ = ['CHECKED_STAMP', 'check_choice', 'check_out_json', 'cmd_download', 'method_table', 'markdown_table', 'cmd_methods',
            'cmd_eval', 'format_result', 'cmd_prepare', 'cmd_train', 'cmd_run', 'cmd_check_params', 'parse_model_spec',
-           'cmd_geometry', 'cmd_report', 'cmd_card', 'parse_size', 'human_size', 'cmd_cache', 'main']
+           'cmd_geometry', 'cmd_report', 'cmd_card', 'parse_size', 'human_size', 'cmd_cache', 'build_parser', 'main']
 
 # %% ../nbs/04_cli.ipynb
 def check_choice(field, value, allowed):
@@ -395,7 +395,7 @@ def build_parser():
     c.add_argument("--models", default="models"); c.add_argument("--results", default="results")
     c.add_argument("--measured", default="measured", help="committed results of larger scales: <measured>/full/results/<id>.json")
     c.set_defaults(func=cmd_card)
-        ca = sub.add_parser("cache", help="the embedding cache: folder, entries and size; check (--verify) or prune it")
+    ca = sub.add_parser("cache", help="the embedding cache: folder, entries and size; check (--verify) or prune it")
     ca.add_argument("--dir", default=None, help="cache folder (default: $SEMBED_CACHE_DIR or .cache/sembed/embeddings)")
     ca.add_argument("--verify", action="store_true", help="check every entry against its record (sha256); exit 2 if any is corrupt")
     ca.add_argument("--fix", action="store_true", help="with --verify: remove the corrupt entries")
