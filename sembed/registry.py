@@ -14,13 +14,19 @@ from .core import fail, read_yaml
 from .methods import validate
 
 # %% auto 0
-__all__ = ['REGISTRY_FILE', 'STS_COLUMNS', 'TRANSFER_COLUMNS', 'MOVED', 'ReportedRow', 'Claim', 'PaperEntry', 'registry_path',
-           'load_registry', 'paper_ids', 'get_paper', 'paper_link']
+__all__ = ['REGISTRY_FILE', 'STS_COLUMNS', 'TRANSFER_COLUMNS', 'SOURCE_KINDS', 'MOVED', 'ReportedRow', 'Claim', 'PaperEntry',
+           'registry_path', 'load_registry', 'paper_ids', 'get_paper', 'paper_link']
 
 # %% ../nbs/09_registry.ipynb
 REGISTRY_FILE = "papers.yaml"
 STS_COLUMNS = ["STS12", "STS13", "STS14", "STS15", "STS16", "STS-B", "SICK-R"]
 TRANSFER_COLUMNS = ["MR", "CR", "SUBJ", "MPQA", "SST2", "TREC", "MRPC"]   # SentEval transfer tasks (sembed.transfer)
+SOURCE_KINDS = {   # ReportedRow.source: what kind of source a reported row was copied from (shown beside it in reports)
+    "paper-table": "paper's table",
+    "paper-table-image": "paper's table, transcribed from an image",
+    "authors-readme": "authors' README (released checkpoints; not stated to be the paper's table)",
+    "authors-raw-results": "authors' raw result files",
+    "third-party": "third party's re-tabulation"}
 MOVED = {"methods": "experiments.<id>.method", "baselines": "experiments without compare",
          "geometry": "experiments.<id>.geometry", "params_key": "experiments.<id>.paper"}
 
@@ -29,9 +35,12 @@ class ReportedRow(BaseModel):
     "One row of numbers the paper reports."
     model_config = ConfigDict(extra="forbid", strict=True)
     table: str                      # the table the numbers are copied from, e.g. "Table 5"
+    source: Literal["paper-table", "paper-table-image", "authors-readme", "authors-raw-results", "third-party"]   # SOURCE_KINDS
+    source_ref: str | None = None   # the file it was read from: repository, commit, path (where there is one)
     method: str                     # the paper's method (a registered method name for rows we compare with)
     base_model: str                 # the paper's base model, e.g. "bert-base-uncased"
-    scores: dict[str, float]        # every task of the paper, plus avg (as printed: Spearman x 100)
+    scores: dict[str, float]        # every task of the paper, plus avg (as printed: Spearman x 100), but those of not_reported
+    not_reported: list[str] = []    # tasks (or avg) the source gives no number for
     reference_only: bool = False    # shown for context only: no reproduced row is compared with it
     avg_note: str | None = None     # the printed avg is not the mean of the printed scores: say so (the check then allows it)
 
@@ -55,6 +64,7 @@ class PaperEntry(BaseModel):
     arxiv: str | None = None                          # arXiv id, e.g. "2104.08821"
     url: str | None = None                            # the publication itself when it has no arXiv id (e.g. a blog post)
     report_note: str = ""                             # said at the top of the paper's report (e.g. that its rows train on in-domain labels)
+    not_found: str = ""                               # where reported rows were looked for without success (one sentence, in the report)
     version: str | None = None
     protocol: Literal["senteval", "mteb"] = "senteval"   # evaluation protocol of the reported numbers
     metric: str = ""
@@ -73,11 +83,15 @@ def _check_reported(src, p, field="reported", tasks_field="tasks"):
     for rid, row in (p.get(field) or {}).items():
         at = f"{src}: {field}.{rid}"
         if not row["table"].strip(): fail(f"{at}.table: empty (cite the source table)")
-        sc = row["scores"]
+        sc, nr = row["scores"], row.get("not_reported") or []
+        if bad := [t for t in nr if t not in list(tasks) + ["avg"]]:
+            fail(f"{at}.not_reported: '{bad[0]}' is not a task of the paper or avg ({tasks_field}: {', '.join(tasks)})")
         for t in list(tasks) + ["avg"]:
-            if t not in sc: fail(f"{at}.scores.{t}: missing (need a number for every task and avg)")
+            if t in nr and t in sc: fail(f"{at}.scores.{t}: given, but not_reported lists it")
+            if t not in sc and t not in nr: fail(f"{at}.scores.{t}: missing (need a number for every task and avg, or list it in not_reported)")
         extra = [t for t in sc if t not in tasks and t != "avg"]
         if extra: fail(f"{at}.scores.{extra[0]}: not a task of the paper ({tasks_field}: {', '.join(tasks)})")
+        if nr: continue   # a partial row: no mean to check
         mean = sum(sc[t] for t in tasks) / len(tasks)
         if abs(mean - sc["avg"]) > 0.011 and not row.get("avg_note"):
             fail(f"{at}.scores.avg: {sc['avg']} is not the task mean {mean:.2f}")
@@ -110,6 +124,8 @@ def _check(path, pid, p):
     bad = [t for t in p["tasks"] if t not in STS_COLUMNS]
     if bad: fail(f"{src}: field tasks: unknown task '{bad[0]}' (known: {', '.join(STS_COLUMNS)})")
     _check_reported(src, p)
+    if not p["reported"] and not p.get("not_found", "").strip():
+        fail(f"{src}: field not_found: missing (a paper with no reported row says where they were looked for)")
     tt = p.get("transfer_tasks") or []
     if bad := [t for t in tt if t not in TRANSFER_COLUMNS]:
         fail(f"{src}: field transfer_tasks: unknown task '{bad[0]}' (known: {', '.join(TRANSFER_COLUMNS)})")

@@ -8,21 +8,22 @@ import copy, csv, datetime, io, json, math, shutil, tempfile
 from pathlib import Path
 import numpy as np
 from .core import SembedError, fail, atomic_path, inside, sha256_file, load_params, write_json
-from .registry import get_paper, load_registry, paper_ids, paper_link, STS_COLUMNS, TRANSFER_COLUMNS
+from .registry import get_paper, load_registry, paper_ids, paper_link, SOURCE_KINDS, STS_COLUMNS, TRANSFER_COLUMNS
 from .methods import method_code
+
 
 # %% auto 0
 __all__ = ['SMOKE_BANNER', 'TEMPLATE', 'RESULTS', 'MEASURED', 'SYNTHETIC_NOTE', 'DIFF_FIELDS', 'FRAGMENTS', 'HTML_TEMPLATE',
            'LEADERBOARD_COLUMNS', 'SORT_JS', 'LEADERBOARD_PAGE', 'result_files', 'read_json', 'read_csv', 'scores_of',
            'paper_experiments', 'experiment_row', 'measured_rows', 'report_data', 'row_status', 'synthetic_results',
-           'comparison_table', 'transfer_table', 'provenance_rows', 'row_provenance', 'differences', 'plot_task_bars',
-           'plot_training', 'plot_transfer', 'plot_geometry', 'geometry_table', 'baseline_table', 'plot_baseline_delta',
-           'baseline_html', 'selections', 'plot_selection', 'sweeps', 'sweep_table', 'sweep_html', 'plot_sweep',
-           'isotropy_table', 'layer_grids', 'layer_grid_table', 'plot_layer_grids', 'claims_table', 'claims_html',
-           'measured_table', 'measured_baseline_table', 'not_measured', 'smoke_note', 'fragment', 'header_html',
-           'provenance_html', 'comparison_html', 'transfer_html', 'geometry_html', 'measured_html', 'notebook_to_html',
-           'render_report', 'render_reports', 'leaderboard_rows', 'leaderboard_frame', 'leaderboard_html',
-           'render_leaderboard']
+           'comparison_table', 'transfer_table', 'same_model', 'reported_table', 'provenance_rows', 'row_provenance',
+           'differences', 'plot_task_bars', 'plot_training', 'plot_transfer', 'plot_geometry', 'geometry_table',
+           'baseline_table', 'plot_baseline_delta', 'baseline_html', 'selections', 'plot_selection', 'sweeps',
+           'sweep_table', 'sweep_html', 'plot_sweep', 'isotropy_table', 'layer_grids', 'layer_grid_table',
+           'plot_layer_grids', 'claims_table', 'claims_html', 'measured_table', 'measured_baseline_table',
+           'not_measured', 'smoke_note', 'fragment', 'header_html', 'provenance_html', 'reported_html',
+           'comparison_html', 'transfer_html', 'geometry_html', 'measured_html', 'notebook_to_html', 'render_report',
+           'render_reports', 'leaderboard_rows', 'leaderboard_frame', 'leaderboard_html', 'render_leaderboard']
 
 # %% ../nbs/11_report.ipynb
 SMOKE_BANNER = "smoke run — not a replication"
@@ -252,11 +253,13 @@ def comparison_table(data: dict):
     for r in data["experiments"].values():
         if r["reported"] is None: rest.append(r); continue
         rep = r["reported"]["scores"]; ours = r["scores"] or nan
-        rows += [{c: rep[c] for c in cols}, ours]
+        rows += [{c: rep.get(c, math.nan) for c in cols}, ours]   # a task the source does not report: no number
         note = f"; avg {r['reported']['avg_note']}" if r["reported"].get("avg_note") else ""
-        index += [(r["label"], f"paper ({r['reported']['table']}, {r['reported']['base_model']}{note})"),
+        kind = SOURCE_KINDS[r["reported"]["source"]]
+        index += [(r["label"], f"paper ({r['reported']['table']}, {r['reported']['base_model']}{note}) — {kind}"),
                   (r["label"], f"reproduced ({r['base_model']}, {r['scale']})")]
-        if r["comparable"]: rows.append({c: ours[c] - rep[c] for c in cols}); index.append((r["label"], "Δ reproduced − paper"))
+        if r["comparable"]:
+            rows.append({c: ours[c] - rep.get(c, math.nan) for c in cols}); index.append((r["label"], f"Δ reproduced − paper ({kind})"))
     for r in rest:
         rows.append(r["scores"] or nan)
         index.append(("trained (no reported row)" if r["kind"] == "train" else "before training" if r["method"] == "pooler"
@@ -274,10 +277,12 @@ def transfer_table(data: dict):
         if r["transfer_result"] is None: continue
         ours, rep = r["transfer_scores"], r["transfer_reported"]
         if rep is not None:
-            rows.append({c: rep["scores"][c] for c in cols}); index.append((r["label"], f"paper ({rep['table']}, {rep['base_model']})"))
+            rows.append({c: rep["scores"].get(c, math.nan) for c in cols})
+            index.append((r["label"], f"paper ({rep['table']}, {rep['base_model']}) — {SOURCE_KINDS[rep['source']]}"))
         rows.append(ours); index.append((r["label"], f"reproduced ({r['base_model']}, {r['scale']})"))
         if rep is not None and not rep.get("reference_only"):
-            rows.append({c: ours[c] - rep["scores"][c] for c in cols}); index.append((r["label"], "Δ reproduced − paper"))
+            rows.append({c: ours[c] - rep["scores"].get(c, math.nan) for c in cols})
+            index.append((r["label"], f"Δ reproduced − paper ({SOURCE_KINDS[rep['source']]})"))
         b = r.get("baseline_transfer_scores")
         if b is not None and r.get("baseline_model") in (None, r["base_model"]):   # does the method help this model's transfer?
             bl = data["experiments"].get(r["baseline"], {}).get("label", r["baseline"])
@@ -286,6 +291,45 @@ def transfer_table(data: dict):
     if not rows: return pd.DataFrame(columns=cols, dtype=float)
     df = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["experiment", "row"]))[cols]
     return df.astype(float).round(2)
+
+# %% ../nbs/11_report.ipynb
+def same_model(a, b) -> bool:
+    "Whether two model names are the same model (case and a hub organisation prefix ignored)."
+    key = lambda s: str(s).strip().lower().split("/")[-1]
+    return bool(a) and bool(b) and key(a) == key(b)
+
+def _no_delta(r: dict, rep: dict, tasks) -> str | None:
+    "Why our row `r` gets no Δ against reported row `rep` (None: it gets one)."
+    if not same_model(r["base_model"], rep["base_model"]): return "other base model"
+    if rep.get("reference_only"): return "reference only"
+    if not r["comparable"]: return "another protocol"
+    if r["scores"] is None: return "no result yet"
+    if "avg" not in rep["scores"] or any(math.isnan(r["scores"].get(t, math.nan)) for t in tasks): return "not the same tasks"
+    return None
+
+def reported_table(data: dict):
+    """pandas DataFrame: every reported row of the paper (papers.yaml), grouped by base model, with the kind of source it was
+    copied from; `our row`: our rows that name it (compare); `Δ avg` (ours − reported) only where such a row has its base model."""
+    import pandas as pd
+    paper = data["paper"]; tasks = list(paper["tasks"]); cols = tasks + ["avg"]
+    naming = {}
+    for r in data["experiments"].values():
+        if r["compare"]: naming.setdefault(r["compare"], []).append(r)
+    first = {}
+    for rep in paper["reported"].values(): first.setdefault(rep["base_model"], len(first))
+    rows, index = [], []
+    for rid, rep in sorted(paper["reported"].items(), key=lambda kv: first[kv[1]["base_model"]]):
+        ours, delta = [], math.nan
+        for r in naming.get(rid, []):
+            why = _no_delta(r, rep, tasks)
+            ours.append(f"{r['id']} ({r['base_model']}" + (f"; no Δ: {why})" if why else ")"))
+            if why is None and math.isnan(delta): delta = r["scores"]["avg"] - rep["scores"]["avg"]
+        rows.append({"source": SOURCE_KINDS[rep["source"]], "table": rep["table"], "method": rep["method"],
+                     **{c: rep["scores"].get(c, math.nan) for c in cols}, "our row": "; ".join(ours) or "—", "Δ avg": delta})
+        index.append((rep["base_model"], rid))
+    out = ["source", "table", "method", *cols, "our row", "Δ avg"]
+    if not rows: return pd.DataFrame(columns=out)
+    return pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["base model", "reported row"]))[out]
 
 # %% ../nbs/11_report.ipynb
 def _sorted_set(xs, empty="(no results yet)"):
@@ -390,7 +434,8 @@ def plot_task_bars(data: dict):
     for ax in list(grid.flat)[n:]: ax.set_axis_off()
     x = np.arange(len(cols))
     for ax, r in zip(axes[0], comp):
-        ax.bar(x - 0.2, [r["reported"]["scores"][c] for c in cols], 0.4, label=f"paper ({r['reported']['base_model']})", color="#999999")
+        ax.bar(x - 0.2, [r["reported"]["scores"].get(c, math.nan) for c in cols], 0.4, color="#999999",
+               label=f"paper ({r['reported']['base_model']}; {SOURCE_KINDS[r['reported']['source']]})")
         ax.bar(x + 0.2, [(r["scores"] or {}).get(c, math.nan) for c in cols], 0.4,
                label=f"reproduced ({r['base_model']}, {r['scale']})", color="#1f77b4")
         ax.set_title(r["label"])
@@ -426,7 +471,8 @@ def plot_transfer(data: dict):
     for r in data["experiments"].values():
         if r["transfer_result"] is None: continue
         if r["transfer_reported"] is not None:
-            bars.append((f"paper: {r['label']} ({r['transfer_reported']['base_model']})", r["transfer_reported"]["scores"], True))
+            bars.append((f"paper: {r['label']} ({r['transfer_reported']['base_model']}; {SOURCE_KINDS[r['transfer_reported']['source']]})",
+                         r["transfer_reported"]["scores"], True))
         bars.append((f"{r['label']} ({r['base_model']}, {r['scale']})", r["transfer_scores"], False))
     fig, ax = plt.subplots(figsize=(11, 3.8))
     x, w = np.arange(len(cols)), 0.8 / max(len(bars), 1)
@@ -741,6 +787,7 @@ FRAGMENTS = {
     "section": """<h2>{{ title }}</h2>{% if text %}<p>{{ text }}</p>{% endif %}""",
     "heading": """<h3>{{ text }}</h3>""",
     "transfer-note": """<p class='transfer-note'><b>Not SentEval's full protocol:</b> at this scale each task's training examples (the cross-validated set of MR, CR, SUBJ and MPQA) are a stratified sample of at most {{ cap }} (seed {{ seed }}); test sets are whole. SentEval, and the papers, train on the whole sets (scale <code>full</code>).</p>""",
+    "reported-note": """<p class="{{ cls }}" style="border:2px solid #888;background:#f6f6f6;padding:6px;margin:4px 0">{{ text }}</p>""",
     "claim": """<h3 class="claim">{{ statement }}</h3><p>Where: {{ cite }}. Tested on: {{ protocol }} average of each row against its baseline, for {{ models }}; the claim predicts that {{ what }}. <strong>Verdict on our rows: {{ verdict }}.</strong></p>""",
 }
 
@@ -761,6 +808,19 @@ def provenance_html(data: dict) -> str:
     import pandas as pd
     rows = provenance_rows(data)
     return pd.DataFrame({"value": [v for _, v in rows]}, index=[k for k, _ in rows]).to_html(classes="provenance", header=False)
+
+def reported_html(data: dict) -> str:
+    """Every reported row (`reported_table`, class 'reported') and the sources they were read from; for a paper without
+    any, the registry's sentence saying where they were looked for (class 'no-reported-row') instead of an empty table."""
+    p = data["paper"]
+    if not p["reported"]:
+        return fragment("reported-note", cls="no-reported-row", text=p.get("not_found") or "No reported row of this paper is entered.")
+    html = fragment("reported-note", cls="reported-caveat", text=p["not_found"]) if p.get("not_found") else ""
+    html += reported_table(data).to_html(classes="reported", na_rep="—", float_format=lambda v: f"{v:.2f}",
+                                         formatters={"Δ avg": lambda v: "—" if v != v else f"{v:+.2f}"})
+    refs = list(dict.fromkeys((r["source"], r["source_ref"]) for r in p["reported"].values() if r.get("source_ref")))
+    if refs: html += fragment("list", title="", intro="Read from:", cls="reported-sources", items=[f"{SOURCE_KINDS[k]}: {s}" for k, s in refs])
+    return html
 
 def comparison_html(data: dict) -> str:
     "The comparison table (class 'comparison'): two decimals, '—' for numbers not produced yet."
@@ -864,8 +924,8 @@ def render_reports(paper_ids,          # registry ids, e.g. params.yaml's `paper
 
 # %% ../nbs/11_report.ipynb
 LEADERBOARD_COLUMNS = ["paper", "experiment", "label", "method", "kind", "base_model", "scale", "protocol", *STS_COLUMNS,
-                       "avg", "paper_avg", "delta_avg", *TRANSFER_COLUMNS, "transfer_avg", "paper_transfer_avg",
-                       "delta_transfer_avg", "status", "git_commit"]
+                       "avg", "paper_avg", "delta_avg", "paper_source", *TRANSFER_COLUMNS, "transfer_avg", "paper_transfer_avg",
+                       "delta_transfer_avg", "paper_transfer_source", "status", "git_commit"]
 
 def _transfer_columns(tr, paper, compare) -> dict:
     "Leaderboard transfer columns of one row: accuracies, their mean, the paper's mean and Δ (None where absent)."
@@ -875,7 +935,8 @@ def _transfer_columns(tr, paper, compare) -> dict:
     ok = rep is not None and not rep.get("reference_only")
     return {**{t: None if math.isnan(sc[t]) else round(sc[t], 2) for t in TRANSFER_COLUMNS}, "transfer_avg": round(sc["avg"], 2),
             "paper_transfer_avg": rep["scores"]["avg"] if ok else None,
-            "delta_transfer_avg": round(sc["avg"] - rep["scores"]["avg"], 2) if ok else None}
+            "delta_transfer_avg": round(sc["avg"] - rep["scores"]["avg"], 2) if ok else None,
+            "paper_transfer_source": rep["source"] if ok else None}
 
 def leaderboard_rows(root=".") -> list[dict]:
     "One dict per experiment of `root`/params.yaml that has a result (every paper's rows and the plain baselines), then per row measured once under measured/<scale>/."
@@ -901,7 +962,8 @@ def leaderboard_rows(root=".") -> list[dict]:
             except SembedError: status = "stale"   # no longer configured at that scale
             status = "" if status == "current" else status
         sc = scores_of(res, STS_COLUMNS)
-        ok = rep is not None and not rep.get("reference_only") and res.get("protocol") == paper.get("protocol", "senteval")
+        ok = rep is not None and not rep.get("reference_only") and res.get("protocol") == paper.get("protocol", "senteval") \
+             and rep["scores"].get("avg") is not None
         rows.append({"paper": pid, "experiment": eid, "label": spec.get("label") or eid, "method": res.get("method", spec.get("method")),
                      "kind": res.get("kind"), "base_model": res.get("model"),
                      "scale": res.get("scale") or (res.get("provenance") or {}).get("scale"), "protocol": res.get("protocol"),
@@ -909,6 +971,7 @@ def leaderboard_rows(root=".") -> list[dict]:
                      "avg": round(sc["avg"], 2) if not any(math.isnan(sc[t]) for t in STS_COLUMNS) else None,   # a 7-task mean only
                      "paper_avg": rep["scores"]["avg"] if ok else None,
                      "delta_avg": round(sc["avg"] - rep["scores"]["avg"], 2) if ok else None,
+                     "paper_source": rep["source"] if ok else None,   # which kind of row paper_avg / delta_avg are taken against
                      **_transfer_columns(read_json(result_files(tree, eid)["transfer"]), paper, res.get("compare")),
                      "status": status, "git_commit": (res.get("provenance") or {}).get("git_commit")})
     return rows
@@ -957,10 +1020,13 @@ th[data-dir=desc]::after { content: " \\25BC"; }
 <h1>sembed leaderboard</h1>
 <p>Spearman × 100 per STS task, one row per experiment of <code>params.yaml</code> that has a result; every row of
 one protocol is scored by the same evaluator. <code>paper_avg</code> and <code>delta_avg</code> (reproduced − paper)
-are filled where the row names a reported row of its paper and was scored with the paper's protocol.
+are filled where the row names a reported row of its paper and was scored with the paper's protocol;
+<code>paper_source</code> says what kind of source that reported row was copied from (<code>paper-table</code>,
+<code>paper-table-image</code>: transcribed from an image, <code>authors-readme</code>: the authors' README of released
+checkpoints, <code>authors-raw-results</code>, <code>third-party</code>: a later paper's or list's re-tabulation).
 MR … MRPC are SentEval transfer-task accuracies × 100 (logistic regression on frozen embeddings), filled for the
 rows of <code>params.yaml</code>'s <code>transfer.experiments</code>; <code>transfer_avg</code> is their mean and
-<code>delta_transfer_avg</code> its difference from the paper's reported row.
+<code>delta_transfer_avg</code> its difference from the paper's reported row (<code>paper_transfer_source</code>: its kind of source).
 Click a column header to sort.</p>
 <p class="smoke-note">Rows at scale <em>smoke</em> are smoke runs — not replications: pipeline checks that start
 from an already trained encoder, so their Δ says nothing about the paper's claims. The same holds for every scale

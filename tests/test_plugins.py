@@ -31,7 +31,7 @@ register(Method("toy-mse", "toy", "train", "toy: MSE between two dropout views",
 TOY_PAPER = {"title": "A toy paper", "authors": ["Nobody"], "year": 2026, "venue": "nowhere", "arxiv": "0000.00000",
              "version": "test fixture", "protocol": "senteval", "metric": "Spearman x100",
              "tasks": ["STS12", "STS13", "STS14", "STS15", "STS16", "STS-B", "SICK-R"],
-             "reported": {"toy-row": {"table": "Table 1", "method": "toy-mse", "base_model": "tiny-bert",
+             "reported": {"toy-row": {"table": "Table 1", "source": "paper-table", "method": "toy-mse", "base_model": "tiny-bert",
                                       "scores": {"STS12": 10.0, "STS13": 10.0, "STS14": 10.0, "STS15": 10.0, "STS16": 10.0,
                                                  "STS-B": 10.0, "SICK-R": 10.0, "avg": 10.0}}},
              "hyperparameters": {"source": "test fixture", "common": {"temperature": {"value": 0.05, "cite": "none"}}}}

@@ -126,6 +126,68 @@ def test_report_content(rendered):
     assert "report_data(" not in text and "stale:" not in text
 
 
+def test_reported_rows_in_rendered_report(rendered):
+    """The rendered report shows every reported row of the paper (RoBERTa included, issue 31) by base model with the kind of
+    its source, and the compared rows' source kind beside them and on their Δ row (issue 30)."""
+    from sembed.registry import SOURCE_KINDS, get_paper
+    _, _, html_path, _ = rendered
+    soup = BeautifulSoup(html_path.read_text(), "html.parser")
+    ttext = soup.select_one("table.comparison").get_text(" ")
+    assert "paper (Table 5, bert-base-uncased) — paper's table" in ttext and "Δ reproduced − paper (paper's table)" in ttext
+    got = {tuple(c.get_text(strip=True) for c in tr.find_all("th")[:2]): [c.get_text(strip=True) for c in tr.find_all("td")]
+           for tr in soup.select("table.reported tbody tr")}
+    rows = get_paper("simcse")["reported"]
+    assert len(got) == len(rows)
+    for rid, row in rows.items():   # base model and row id in the index (a repeated base model is a rowspan: first cell blank)
+        cells = next(v for k, v in got.items() if k[-1] == rid or k == (row["base_model"], rid))
+        assert cells[0] == SOURCE_KINDS[row["source"]] and f"{row['scores']['avg']:.2f}" in cells, rid
+    assert "unsup-roberta-base" in soup.select_one("table.reported").get_text() and not soup.select(".no-reported-row")
+
+
+def test_every_reported_row_appears_in_its_papers_report():
+    """Issue 31: for every paper, the report's table of reported rows (what the template shows, `reported_html`) lists each
+    registry row under its base model, with its kind of source (no row of ours here: no Δ); a paper without rows says where
+    they were looked for instead. (Rendered through the template: test_reported_rows_in_rendered_report.)"""
+    from sembed.registry import SOURCE_KINDS, get_paper, paper_ids
+    from sembed.report import reported_html
+    for pid in paper_ids():
+        p = get_paper(pid)
+        soup = BeautifulSoup(reported_html({"paper": copy.deepcopy(p), "experiments": {}}), "html.parser")
+        if not p["reported"]:
+            assert soup.select_one("p.no-reported-row").get_text() == p["not_found"] and not soup.select("table"), pid
+            continue
+        table = soup.select_one("table.reported")
+        base = None
+        for tr in table.select("tbody tr"):
+            th = [c.get_text(strip=True) for c in tr.find_all("th")]
+            if len(th) == 2: base = th[0]
+            rid, td = th[-1], [c.get_text(strip=True) for c in tr.find_all("td")]
+            row = p["reported"].pop(rid)
+            assert base == row["base_model"] and td[0] == SOURCE_KINDS[row["source"]] and td[-1] == "—", (pid, rid)
+        assert not p["reported"], (pid, sorted(p["reported"]))   # every row shown
+        if p.get("not_found"): assert soup.select_one("p.reported-caveat").get_text() == p["not_found"]
+
+
+def test_reported_delta_only_on_the_same_base_model(tmp_path):
+    "Paper scale (BERT-base): Δ avg against the BERT-base rows our rows name; none against the RoBERTa rows."
+    from sembed.report import reported_table
+    d = report_data("simcse", synthetic_results(tmp_path, scale="paper"))
+    t = reported_table(d)
+    for rid, eid, avg in (("unsup-bert-base", "simcse-unsup", 76.25), ("sup-bert-base", "simcse-sup", 81.57)):
+        assert abs(t.loc[("bert-base-uncased", rid), "Δ avg"] - (d["experiments"][eid]["scores"]["avg"] - avg)) < 1e-9
+        assert t.loc[("bert-base-uncased", rid), "our row"] == f"{eid} (bert-base-uncased)"
+    assert t["Δ avg"].notna().sum() == 2 and t.loc[("roberta-base", "unsup-roberta-base"), "our row"] == "—"
+
+
+def test_reported_strings_are_escaped():
+    from sembed.report import reported_html
+    row = {"table": XSS[0], "source": "third-party", "source_ref": XSS[1], "method": XSS[1], "base_model": XSS[0],
+           "scores": {"STS-B": 50.0, "avg": 50.0}}
+    page = reported_html({"paper": {"tasks": ["STS-B"], "reported": {XSS[1]: row}, "not_found": XSS[0]}, "experiments": {}})
+    page += reported_html({"paper": {"tasks": ["STS-B"], "reported": {}, "not_found": XSS[1]}, "experiments": {}})
+    assert "<script>" not in page and "<img" not in page and page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 3
+
+
 def test_html_self_contained(rendered):
     for page in (rendered[2], rendered[3]):
         soup = BeautifulSoup(page.read_text(), "html.parser")
@@ -151,6 +213,8 @@ def test_leaderboard(rendered):
     assert (u["method"], u["kind"], u["base_model"], u["paper_avg"]) == ("simcse-unsup", "train", "minilm-l6", 76.25)
     assert u["avg"] == round(res["avg"], 2) and abs(u["delta_avg"] - (res["avg"] - 76.25)) <= 0.011
     assert df.set_index("experiment").loc["simcse-sup", "paper_avg"] == 81.57
+    assert u["paper_source"] == "paper-table" and df.set_index("experiment").loc["simcse-sup", "paper_transfer_source"] == "paper-table"
+    assert df.loc[~df.experiment.isin(["simcse-unsup", "simcse-sup"]), "paper_source"].isna().all()
     assert df.loc[~df.experiment.isin(["simcse-unsup", "simcse-sup"]), ["paper_avg", "delta_avg"]].isna().all().all()
     soup = BeautifulSoup((root / "reports/leaderboard.html").read_text(), "html.parser")
     t = soup.select_one("table.sortable")
