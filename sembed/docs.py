@@ -4,12 +4,15 @@
 
 # %% ../nbs/16_docs.ipynb 3
 from __future__ import annotations
-import configparser, html, os, re, shutil, subprocess, tempfile
+import configparser, functools, html, json, os, re, shutil, subprocess, tempfile
+from html.parser import HTMLParser
 from pathlib import Path
+from latex2mathml.converter import convert_to_element
 from .core import fail, html_escape
 
 # %% auto 0
-__all__ = ['SITE_MARK', 'RENDER_HINT', 'page_name', 'notebooks', 'nb_title', 'resolve_link', 'rewrite_links', 'papers_markdown',
+__all__ = ['SITE_MARK', 'RENDER_HINT', 'INLINE_MATH', 'SEARCH_FILES', 'page_name', 'notebooks', 'nb_title', 'resolve_link',
+           'rewrite_links', 'papers_markdown', 'tex_to_mathml', 'markdown_html', 'page_text', 'search_index',
            'build_site']
 
 # %% ../nbs/16_docs.ipynb
@@ -74,10 +77,21 @@ def rewrite_links(text: str, fn, markdown=False) -> str:
 # %% ../nbs/16_docs.ipynb
 RENDER_HINT = "`invoke report --all` (after `dvc repro` has produced the results), then `invoke docs` again"
 
+def _unlisted_hint(pid, params, e) -> str:
+    "What renders the report of a paper that params.yaml's `papers` does not list (`invoke report --all` skips it), and why it is not listed."
+    why = [f"`{e(x)}`: {e(v['not_run'])}" for x, v in (params.get("configured") or {}).items()
+           if isinstance(v, dict) and v.get("paper") == pid and v.get("not_run")]
+    return ((f"its rows are configured, not run here (params.yaml `configured`: {'; '.join(why)}). " if why else "") +
+            f"The paper is not in params.yaml's `papers`, so `invoke report --all` does not render its report; "
+            f"`invoke report --paper {e(pid)}` does (the paper's numbers, and a reproduced row once one has a result), then `invoke docs` again.")
+
 def papers_markdown(root=".") -> str:
     "Markdown of the 'Papers and reports' page for the repository at `root` (the registry's text HTML-escaped: it is shown as text)."
     from sembed.registry import load_registry, paper_link
+    from sembed.core import load_params
     root = Path(root)
+    params = load_params(root / "params.yaml") if (root / "params.yaml").exists() else {}
+    listed = set(params.get("papers") or [])      # the papers `invoke report --all` renders
     reg = load_registry(root / "sembed" / "resources" / "papers.yaml")
     reports = root / "reports"
     lines = ["# Papers and reports", "",
@@ -92,7 +106,8 @@ def papers_markdown(root=".") -> str:
         nb = [n for n in notebooks(root) if page_name(n) == f"{pid}.html"]
         if nb: lines += [f"- Method notebook: [{e(nb_title(nb[0]))}]({e(page_name(nb[0]))})"]
         lines += [f"- Report: [reports/{pid}.html](reports/{pid}.html)" if (reports / f"{pid}.html").exists()
-                  else f"- Report: not rendered yet — run {RENDER_HINT}."]
+                  else f"- Report: not rendered yet — run {RENDER_HINT}." if pid in listed
+                  else f"- Report: none — {_unlisted_hint(pid, params, e)}"]
         lines.append("")
     lines += ["## Leaderboard", "",
               "Every experiment's scores under one evaluator: " + ("[reports/leaderboard.html](reports/leaderboard.html)."
@@ -101,6 +116,163 @@ def papers_markdown(root=".") -> str:
     other = sorted(p.name for p in reports.glob("*.html") if p.stem not in reg and p.name != "leaderboard.html") if reports.exists() else []
     if other: lines += ["## Other reports", ""] + [f"- [reports/{n}](reports/{n})" for n in other] + [""]
     return "\n".join(lines)
+
+# %% ../nbs/16_docs.ipynb
+# Inline `$…$` as pandoc reads it (see above); `(?s:…)`: a formula may continue on the paragraph's next line.
+INLINE_MATH = r"(?s:(?<![\\$\w])\$(?![\s$])(?P<math_inline_tex>(?:\\.|[^\\$`])+?)(?<![\s\\])\$(?![\w$]))"
+
+def _math_supported(el) -> bool:
+    "False where latex2mathml passed LaTeX through unconverted: an unknown command (`<mi>\\foo</mi>`), a stray `&`."
+    for e in el.iter():
+        t = html.unescape(e.text or "").strip()
+        if not re.fullmatch(r"[a-z]+", e.tag) or re.match(r"\\[A-Za-z]", t) or t == "&": return False
+    return True
+
+def _mathml_markup(el) -> str:
+    "Markup of a latex2mathml element tree: every text and attribute value escaped (`html_escape`), links and styles dropped."
+    keep = lambda k: re.fullmatch(r"[a-z]+", k) and k not in ("href", "src", "style") and not k.startswith("on")
+    attrs = "".join(f' {k}="{html_escape(v)}"' for k, v in el.attrib.items() if keep(k))
+    text = lambda s: html_escape(html.unescape(s or ""), quote=False)    # latex2mathml keeps entities (`&#x003C4;`) as text
+    return f"<{el.tag}{attrs}>{text(el.text)}{''.join(_mathml_markup(c) for c in el)}</{el.tag}>{text(el.tail)}"
+
+def tex_to_mathml(tex: str,              # a formula, without its `$` delimiters
+                  display: bool = False  # a displayed formula (`$$…$$`): a block of its own, scrolled if too wide
+                 ) -> str:
+    "MathML markup of a LaTeX formula, converted at build time by latex2mathml; a formula it cannot handle stays as its source in `<code class=\"math-tex\">`."
+    try: el = convert_to_element(tex.strip(), display="block" if display else "inline")
+    except Exception: el = None              # latex2mathml raises several exception types (and IndexError, ...) on malformed input
+    if el is None or not _math_supported(el):
+        return f'<code class="math-tex">{html_escape("$$" + tex + "$$" if display else "$" + tex + "$", quote=False)}</code>'
+    attrs = "".join(f' {k}="{html_escape(v)}"' for k, v in el.attrib.items() if k != "xmlns")   # HTML needs no namespace
+    math = (f"<math{attrs}><semantics>{''.join(_mathml_markup(c) for c in el)}"
+            f'<annotation encoding="application/x-tex">{html_escape(tex.strip(), quote=False)}</annotation></semantics></math>')
+    return f'<span class="math-display">{math}</span>' if display else math
+
+@functools.cache
+def _markdown_classes():
+    "nbconvert's markdown parser and renderer, with formulas as MathML and pandoc's inline `$` rule (nbconvert is imported here: it is slow to import)."
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath, MathInlineParser, MISTUNE_V3
+    class Renderer(IPythonRenderer):
+        def block_math(self, body): return tex_to_mathml(body, display=True)
+        def inline_math(self, body): return tex_to_mathml(body)
+        def latex_environment(self, name, body): return tex_to_mathml(f"\\begin{{{name}}}{body}\\end{{{name}}}", display=True)
+        def heading(self, text, level, **attrs):
+            "nbconvert's heading, its anchor id made from the text with each formula as its source (`$h$`), as before MathML."
+            maths = re.findall(r"<math\b.*?</math>", text, flags=re.S)
+            src = [re.search(r'<annotation encoding="application/x-tex">(.*?)</annotation>', m, re.S) for m in maths]
+            if not maths or not all(src): return super().heading(text, level, **attrs)   # no formula, or MathML written by hand
+            tex = ["$" + s.group(1) + "$" for s in src]
+            it = iter(tex)
+            h = super().heading(re.sub(r"<math\b.*?</math>", lambda m: next(it), text, flags=re.S), level, **attrs)
+            tag, sep, rest = h.partition(">")
+            for t, m in zip(tex, maths):
+                if t not in rest: return super().heading(text, level, **attrs)
+                rest = rest.replace(t, m, 1)
+            return tag + sep + rest
+    class Inline(MathInlineParser):
+        SPECIFICATION = {**getattr(MathInlineParser, "SPECIFICATION", {}), "inline_math_tex": INLINE_MATH}
+    return MarkdownWithMath, Renderer, (lambda: Inline(hard_wrap=False)) if MISTUNE_V3 else (lambda: None)
+
+def markdown_html(source: str,   # markdown, as in a notebook's markdown cell
+                  **renderer     # options of nbconvert's IPythonRenderer (attachments, anchor_link_text, ...)
+                 ) -> str:
+    "HTML of markdown `source` as nbconvert renders a notebook's markdown, every formula as MathML (`tex_to_mathml`)."
+    Markdown, Renderer, inline = _markdown_classes()
+    return Markdown(renderer=Renderer(escape=False, **renderer), inline=inline()).render(source)
+
+# %% ../nbs/16_docs.ipynb
+SEARCH_FILES = ("search_index.js", "search.js")   # written into the site by the fallback builder
+
+class _TextOf(HTMLParser):
+    "The text a reader sees in an HTML fragment: no markup, no script or style; block elements separated by a space."
+    BLOCKS = {"p", "div", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "br", "table", "blockquote", "dt", "dd"}
+    def __init__(self):
+        super().__init__(convert_charrefs=True); self.parts, self.skip = [], 0
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style"): self.skip += 1
+        elif tag in self.BLOCKS: self.parts.append(" ")
+    def handle_endtag(self, tag):
+        if tag in ("script", "style"): self.skip = max(0, self.skip - 1)
+        elif tag in self.BLOCKS: self.parts.append(" ")
+    def handle_data(self, data):
+        if not self.skip: self.parts.append(data)
+
+def page_text(body: str) -> str:
+    "The text of a page body for the search index: no markup, no formulas (MathML), no anchor marks, whitespace collapsed."
+    p = _TextOf(); p.feed(re.sub(r"<math\b.*?</math>", " ", body, flags=re.S)); p.close()
+    return re.sub(r"\s+", " ", "".join(p.parts).replace("¶", "")).strip()
+
+def search_index(pages) -> str:
+    "`search_index.js` of the site: `pages` (href, title, body HTML) as a JSON list of {href, title, text}, assigned to `window.sembedSearch`."
+    return "window.sembedSearch = " + json.dumps([{"href": h, "title": t, "text": page_text(b)} for h, t, b in pages]) + ";\n"
+
+_SEARCH_JS = r"""// Search of the sembed docs site (sembed.docs): the index is search_index.js; no network, no library.
+(function () {
+  "use strict";
+  var pages = window.sembedSearch || [], box = document.getElementById("search"), list = document.getElementById("search-results");
+  if (!box || !list) return;
+  function terms(q) { return q.toLowerCase().split(/\s+/).filter(function (t) { return t.length > 0; }); }
+  function count(text, t) { var n = 0, i = text.indexOf(t); while (i >= 0 && n < 100) { n++; i = text.indexOf(t, i + t.length); } return n; }
+  function find(ts) {   // pages holding every term; a term in the title counts most
+    var hits = [];
+    pages.forEach(function (p) {
+      var title = p.title.toLowerCase(), text = p.text.toLowerCase(), score = 0;
+      for (var k = 0; k < ts.length; k++) {
+        var inTitle = title.indexOf(ts[k]) >= 0, n = count(text, ts[k]);
+        if (!inTitle && n === 0) return;
+        score += (inTitle ? 1000 : 0) + n;
+      }
+      hits.push({page: p, lower: text, score: score});
+    });
+    return hits.sort(function (a, b) { return b.score - a.score; });
+  }
+  function snippet(h, ts) {
+    var text = h.page.text, at = -1;
+    for (var k = 0; k < ts.length && at < 0; k++) at = h.lower.indexOf(ts[k]);
+    var a = Math.max(0, at - 70), b = Math.min(text.length, Math.max(at, 0) + 150);
+    if (a > 0 && text.indexOf(" ", a) >= 0 && text.indexOf(" ", a) < at) a = text.indexOf(" ", a) + 1;   // whole words
+    if (b < text.length && text.lastIndexOf(" ", b) > at) b = text.lastIndexOf(" ", b);
+    return (a > 0 ? "\u2026 " : "") + text.slice(a, b) + (b < text.length ? " \u2026" : "");
+  }
+  function marked(s, ts) {   // `s` as text nodes, every term in a <mark>
+    var out = document.createDocumentFragment(), lower = s.toLowerCase(), i = 0;
+    while (i < s.length) {
+      var at = -1, len = 0;
+      ts.forEach(function (t) { var j = lower.indexOf(t, i); if (j >= 0 && (at < 0 || j < at)) { at = j; len = t.length; } });
+      if (at < 0) { out.appendChild(document.createTextNode(s.slice(i))); break; }
+      if (at > i) out.appendChild(document.createTextNode(s.slice(i, at)));
+      var m = document.createElement("mark"); m.textContent = s.slice(at, at + len); out.appendChild(m);
+      i = at + len;
+    }
+    return out;
+  }
+  function show(q) {
+    var ts = terms(q);
+    list.textContent = "";
+    if (!ts.length) { list.hidden = true; return; }
+    var hits = find(ts), head = document.createElement("li");
+    head.className = "search-count";
+    head.textContent = hits.length ? hits.length + (hits.length === 1 ? " page" : " pages") + (hits.length > 20 ? " (the first 20)" : "")
+                                   : "No page holds every word";
+    list.appendChild(head);
+    hits.slice(0, 20).forEach(function (h) {
+      var li = document.createElement("li"), a = document.createElement("a"), p = document.createElement("p");
+      a.href = h.page.href; a.appendChild(marked(h.page.title, ts)); p.appendChild(marked(snippet(h, ts), ts));
+      li.appendChild(a); li.appendChild(p); list.appendChild(li);
+    });
+    list.hidden = false;
+  }
+  box.addEventListener("input", function () { show(box.value); });
+  box.addEventListener("focus", function () { show(box.value); });
+  box.addEventListener("keydown", function (e) {
+    if (e.key === "Escape") { box.value = ""; show(""); }
+    else if (e.key === "Enter") { var a = list.querySelector("a"); if (a) window.location.href = a.href; }
+  });
+  document.addEventListener("click", function (e) { if (!e.target.closest || !e.target.closest(".search")) list.hidden = true; });
+  var q = new URLSearchParams(window.location.search).get("q");
+  if (q) { box.value = q; show(q); }
+})();
+"""
 
 # %% ../nbs/16_docs.ipynb
 # nbconvert's `basic` template, minus the HTML sanitizer it runs on every highlighted code cell (the
@@ -118,8 +290,14 @@ _TEMPLATE = """{%- extends 'basic/index.html.j2' -%}
 def _exporter():
     import jinja2
     from nbconvert import HTMLExporter
-    return HTMLExporter(template_name="basic", template_file="sembed.html.j2", extra_loaders=[jinja2.DictLoader({"sembed.html.j2": _TEMPLATE})],
-                        exclude_input_prompt=True, exclude_output_prompt=True)
+    class Exporter(HTMLExporter):
+        @jinja2.pass_context
+        def markdown2html(self, context, source):
+            "nbconvert's markdown filter (a cell's attachments, anchor links), formulas as MathML (`markdown_html`)."
+            return markdown_html(source, attachments=context.get("cell", {}).get("attachments", {}),
+                                 anchor_link_text=self.anchor_link_text, exclude_anchor_links=self.exclude_anchor_links)
+    return Exporter(template_name="basic", template_file="sembed.html.j2", extra_loaders=[jinja2.DictLoader({"sembed.html.j2": _TEMPLATE})],
+                    exclude_input_prompt=True, exclude_output_prompt=True)
 
 def _doc_nb(nb):
     "A notebook as nbdev's docs show it: `#| hide` cells dropped, `#|` lines removed, script/widget outputs dropped."
@@ -146,15 +324,32 @@ def _nb_body(nb, exporter=None) -> str:
 
 def _css() -> str:
     from pygments.formatters import HtmlFormatter
+    # Nothing wide is cut: code, tables and displayed formulas scroll sideways inside the text column (each in its
+    # own box: `main` never scrolls as a whole), long words in text wrap, images shrink; narrow screens stack.
     return """body{margin:0;font:16px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222}
-header{background:#2c3e50;padding:.6em 1.2em}header a{color:#fff;text-decoration:none;margin-right:1.4em}
-header a.brand{font-weight:700;font-size:1.15em}.layout{display:flex;align-items:flex-start}
+header{background:#2c3e50;padding:.6em 1.2em;display:flex;flex-wrap:wrap;align-items:center;gap:.3em 0}
+header a{color:#fff;text-decoration:none;margin-right:1.4em}header a.brand{font-weight:700;font-size:1.15em}
+.layout{display:flex;align-items:flex-start}
 aside{min-width:13em;padding:1em 1.2em;border-right:1px solid #ddd}aside ul{list-style:none;padding:0;margin:0}
-aside li{margin:.25em 0}aside a{text-decoration:none}main{padding:1em 2em;max-width:62em;overflow-x:auto}
-table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left}
-pre{background:#f6f8fa;padding:.7em;overflow-x:auto;font-size:.88em}code{font-size:.92em}
+aside li{margin:.25em 0}aside a{text-decoration:none}main{padding:1em 2em;max-width:62em;min-width:0;flex:1 1 auto}
+main p,main li,main blockquote{overflow-wrap:break-word}img,svg{max-width:100%;height:auto}
+table{border-collapse:collapse;margin:1em 0;display:block;max-width:100%;overflow-x:auto}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left}
+pre{background:#f6f8fa;padding:.7em;overflow-x:auto;max-width:100%;box-sizing:border-box;font-size:.88em}code{font-size:.92em}
+math{font-family:"STIX Two Math","Latin Modern Math","Cambria Math","DejaVu Math TeX Gyre",math;font-size:1.08em}
+.math-display{display:block;overflow-x:auto;overflow-y:hidden;margin:.6em 0;padding:.35em 0}
+code.math-tex{color:#8a3b12}
 blockquote{color:#555;border-left:4px solid #ddd;margin-left:0;padding-left:1em}.anchor-link{display:none}
 .input_area{margin:.6em 0}footer{color:#777;font-size:.85em;padding:1em 2em;border-top:1px solid #ddd}
+.search{margin-left:auto;position:relative}
+#search{font:inherit;font-size:.95em;padding:.25em .6em;border:0;border-radius:4px;width:17em;max-width:60vw}
+#search-results{position:absolute;right:0;top:2.3em;width:36em;max-width:92vw;max-height:75vh;overflow-y:auto;margin:0;
+ padding:.3em 0;list-style:none;background:#fff;border:1px solid #bbb;border-radius:4px;box-shadow:0 4px 14px rgba(0,0,0,.2);z-index:10}
+#search-results[hidden]{display:none}#search-results li{padding:.4em .9em;border-bottom:1px solid #eee}
+#search-results li:last-child{border-bottom:0}header #search-results a{color:#1a4f8b;margin:0;font-weight:600}
+#search-results p{margin:.15em 0 0;font-size:.85em;color:#444;overflow-wrap:anywhere}
+#search-results .search-count{color:#666;font-size:.85em}mark{background:#fff0a0;color:inherit}
+@media (max-width:760px){.layout{display:block}aside{border-right:0;border-bottom:1px solid #ddd}main{padding:1em}}
 """ + HtmlFormatter(style="default").get_style_defs(".highlight")
 
 def _page(title, body, nav, footer) -> str:
@@ -163,31 +358,38 @@ def _page(title, body, nav, footer) -> str:
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<title>{html_escape(title)} – sembed</title><link rel="icon" href="data:,">'
-            f'<link rel="stylesheet" href="style.css"></head>\n<body><header><a class="brand" href="index.html">sembed</a>{top}</header>\n'
+            f'<link rel="stylesheet" href="style.css"></head>\n<body><header><a class="brand" href="index.html">sembed</a>{top}'
+            f'<div class="search" role="search"><input id="search" type="search" placeholder="Search the docs" '
+            f'aria-label="Search the docs" autocomplete="off"><ul id="search-results" hidden></ul></div></header>\n'
             f'<div class="layout"><aside><ul>{side}</ul></aside>\n<main>\n{body}\n</main></div>\n'
-            f'<footer>{footer}</footer></body></html>\n')
+            f'<footer>{footer}</footer>'
+            + "".join(f'<script src="{html_escape(s)}"></script>' for s in SEARCH_FILES) + '</body></html>\n')
 
 # %% ../nbs/16_docs.ipynb
 def _fallback(root: Path, tmp: Path, pages: dict, reports: list) -> None:
-    from nbconvert.filters.markdown_mistune import markdown2html_mistune
     repo_url = _repo_url(root)
-    site_files = {f"reports/{r.name}" for r in reports} | {"papers.html", "style.css"}
+    site_files = {f"reports/{r.name}" for r in reports} | {"papers.html", "style.css", *SEARCH_FILES}
     titles = {rel: nb_title(root / rel) for rel in pages}
     top = [("index.html", "Home"), ("papers.html", "Papers and reports")]
     if "scaling.html" in pages.values(): top.append(("scaling.html", "Scaling out"))
     nav = {"top": top, "side": [("index.html", "Home")] + [(pg, titles[rel]) for rel, pg in pages.items() if pg != "index.html"]
            + [("papers.html", "Papers and reports")]}
     footer = ("Built by <code>invoke docs</code> with sembed's fallback builder (Quarto is not installed): notebooks "
-              "exported by nbconvert without running them. The source of every page is in the repository.")
+              "exported by nbconvert without running them, formulas as MathML. The source of every page is in the repository.")
+    written = []                                   # (page, title, body) for the search index
     def write(name, title, body, src_dir):
         fix = lambda u: resolve_link(u, src_dir, pages, site_files, root, repo_url)
-        (tmp / name).write_text(_page(title, rewrite_links(body, fix), nav, footer))
-    write("index.html", "sembed", markdown2html_mistune((root / "README.md").read_text()), "")
+        body = rewrite_links(body, fix)
+        (tmp / name).write_text(_page(title, body, nav, footer))
+        written.append((name, title, body))
+    write("index.html", "sembed", markdown_html((root / "README.md").read_text()), "")
     exporter = _exporter()
     for rel, pg in pages.items():
         if pg != "index.html": write(pg, titles[rel], _nb_body(root / rel, exporter), str(Path(rel).parent))
-    write("papers.html", "Papers and reports", markdown2html_mistune(papers_markdown(root)), "")
+    write("papers.html", "Papers and reports", markdown_html(papers_markdown(root)), "")
     (tmp / "style.css").write_text(_css())
+    (tmp / "search_index.js").write_text(search_index(written))
+    (tmp / "search.js").write_text(_SEARCH_JS)
 
 # %% ../nbs/16_docs.ipynb
 def _quarto_project(root: Path, proj: Path, pages: dict) -> None:

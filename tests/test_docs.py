@@ -170,6 +170,7 @@ def test_quarto_builder_with_a_stand_in_quarto(tmp_path, monkeypatch):
     assert "(nbs/" not in index                                                      # README links go to site pages
     assert "#|" not in html.unescape((out / "train.html").read_text())              # notebooks as nbdev's docs show them
     assert "dvc queue start" in (out / "scaling.html").read_text()
+    assert r"$$\ell_i = -\log \frac" in (out / "simcse.html").read_text()       # Quarto gets the formulas as LaTeX (MathJax renders them)
     assert all(p["title"] in html.unescape((out / "papers.html").read_text())
                for p in yaml.safe_load((ROOT / "sembed" / "resources" / "papers.yaml").read_text())["papers"].values())
 
@@ -192,3 +193,127 @@ def test_site_escapes_registry_text_and_links(tmp_path):
     assert "<script>" not in page and ' onmouseover="' not in page
     assert '<a href="x.html&#34; onmouseover=&#34;alert(1)">n &lt;script&gt;' in page
     assert html.unescape(re.search(r"<title>(.*?)</title>", page).group(1)) == f"t {xss} – sembed"
+
+
+# ---- formulas, wide content, search, the papers page's commands (issue 31, point 7) ----
+
+def _reader_text(path):
+    "Text of a page's <main> as a reader sees it outside code and formulas (code keeps its `$` and backslashes)."
+    main = Path(path).read_text().split("<main>", 1)[1].split("</main>", 1)[0]
+    for tag in ["pre", "code", "math", "script", "style"]: main = re.sub(rf"<{tag}\b.*?</{tag}>", " ", main, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", main))
+
+
+def _markdown_sources(nb):
+    return [c["source"] if isinstance(c["source"], str) else "".join(c["source"])
+            for c in json.loads(Path(nb).read_text())["cells"] if c["cell_type"] == "markdown"]
+
+
+def test_formulas_are_mathml(site):
+    "Every formula of the notebooks' markdown is MathML on the fallback site: no `$$`, no raw TeX command left in the text."
+    out, _ = site
+    if shutil.which("quarto"): pytest.skip("Quarto renders the formulas (MathJax)")
+    prose = lambda s: re.sub(r"`[^`]*`", "", re.sub(r"```.*?```", "", s, flags=re.S))      # markdown without its code
+    display = [nb for nb in notebooks(ROOT) if any("$$" in prose(s) for s in _markdown_sources(nb))]
+    assert len(display) >= 10 and any(nb.name == "10_simcse.ipynb" for nb in display)
+    for nb in display:
+        page = out / page_name(nb)
+        text, raw = _reader_text(page), page.read_text()
+        assert "$$" not in text and '<math display="block">' in raw, nb.name
+    for page in sorted(out.glob("*.html")):
+        assert not re.search(r"\\[A-Za-z]{2,}", _reader_text(page)), page.name    # no \frac, \ell, ... as text
+    simcse = (out / "simcse.html").read_text()
+    assert r'<annotation encoding="application/x-tex">\ell_i = -\log \frac' in simcse and simcse.count("<math") >= 4
+    assert "$SEMBED_MIRROR" in _soup(out / "cli.html").find("main").get_text()        # a shell variable stays text
+
+
+def test_dollar_text_and_code_are_not_math():
+    "Only what parses as math is rendered (pandoc's rule); code and prices stay as written; what latex2mathml cannot convert is its source."
+    from sembed.docs import markdown_html, tex_to_mathml
+    h = markdown_html("Set $SEMBED_MIRROR or $HOME/$USER; it costs $5 and $10. `$a$` and\n\n```\n$$b$$ $c$\n```\n\nbut $x_1$ is math.")
+    assert h.count("<math") == 1 and "Set $SEMBED_MIRROR or $HOME/$USER; it costs $5 and $10." in h
+    assert "<code>$a$</code>" in h and "$$b$$ $c$" in h
+    assert tex_to_mathml(r"\frac{") == '<code class="math-tex">$\\frac{$</code>'
+
+
+def test_wide_content_scrolls_in_its_own_box(site, tmp_path):
+    "Code blocks, tables and displayed formulas scroll sideways inside the text column; nothing sticks out of it (cut)."
+    out, _ = site
+    if shutil.which("quarto"): pytest.skip("Quarto's stylesheet")
+    css = (out / "style.css").read_text()
+    rule = lambda sel: re.search(r"(?:^|\})" + re.escape(sel) + r"\{([^}]*)\}", css, re.M).group(1)
+    assert "overflow-x:auto" in rule("pre") and "overflow-x:auto" in rule("table") and "overflow-x:auto" in rule(".math-display")
+    assert "min-width:0" in rule("main") and "overflow-x" not in rule("main")       # the column never scrolls (hides) as a whole
+    from test_report import CHROMIUM
+    if CHROMIUM is None: pytest.skip("chromium not installed (apt-get install -y chromium)")
+    probe = """<script>window.addEventListener("load", function () {
+      var m = document.querySelector("main"), right = m.getBoundingClientRect().right, bad = [];
+      function scrolls(e) { for (; e && e !== m; e = e.parentElement) { var o = getComputedStyle(e).overflowX; if (o === "auto" || o === "scroll") return true; } return false; }
+      document.querySelectorAll("main *").forEach(function (e) {
+        if (e.getBoundingClientRect().right > right + 1 && !scrolls(e.parentElement)) bad.push(e.tagName + " " + e.textContent.slice(0, 50)); });
+      document.querySelectorAll("main pre, main table").forEach(function (e) { if (getComputedStyle(e).overflowX !== "auto") bad.push("no scroll: " + e.tagName); });
+      if (document.documentElement.scrollWidth > window.innerWidth) bad.push("the page scrolls sideways");
+      var r = document.createElement("pre"); r.id = "probe"; r.textContent = "bad=" + JSON.stringify(bad); document.body.appendChild(r); });</script>"""
+    site2 = tmp_path / "site"; shutil.copytree(out, site2)
+    for name in ["index.html", "cli.html", "st_folder.html", "contrastive-prompting.html"]:   # wide tables, code, formulas
+        page = site2 / name
+        page.write_text(page.read_text().replace("</body>", probe + "</body>"))
+        dom = _dom(page.as_uri(), tmp_path / "u", width=1000)
+        assert 'id="probe">bad=[]<' in dom, f"{name}: {html.unescape(re.search(r'id=.probe.>(.*?)<', dom, re.S).group(1))[:500]}"
+
+
+def _dom(url, user_dir, width=1200):
+    "The DOM of `url` after it loaded, from headless Chromium."
+    from test_report import CHROMIUM
+    p = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync", f"--user-data-dir={user_dir}", f"--window-size={width},1000",
+                        "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and "</html>" in p.stdout, p.stderr[-2000:]
+    return p.stdout
+
+
+def test_search_index_and_box(site, tmp_path):
+    "search_index.js lists every page with its text; every page has the search box; `?q=` shows matching pages, offline."
+    out, _ = site
+    if shutil.which("quarto"): pytest.skip("Quarto's own search")
+    js = (out / "search_index.js").read_text()
+    assert js.startswith("window.sembedSearch = ") and js.rstrip().endswith(";")
+    index = json.loads(js.strip()[len("window.sembedSearch = "):-1])
+    pages = sorted(p.name for p in out.glob("*.html"))
+    assert sorted(e["href"] for e in index) == pages and len(pages) == len(notebooks(ROOT)) + 1     # + papers.html
+    by = {e["href"]: e for e in index}
+    assert "dvc queue start --jobs" in by["scaling.html"]["text"] and by["scaling.html"]["title"] == nb_title(ROOT / "nbs/15_scaling.ipynb")
+    assert not re.search(r"</?(span|div|p|pre|code|math|a)\b", by["simcse.html"]["text"]) and "InfoNCE" in by["simcse.html"]["text"]  # text, no markup
+    for p in pages:
+        t = (out / p).read_text()
+        assert '<input id="search" type="search"' in t and '<script src="search_index.js"></script><script src="search.js"></script>' in t, p
+    from test_report import CHROMIUM
+    if CHROMIUM is None: pytest.skip("chromium not installed (apt-get install -y chromium)")
+    dom = _dom((out / "simcse.html").as_uri() + "?q=whitening%20pca", tmp_path / "u")
+    results = _soup_text(dom).find(id="search-results")
+    assert results is not None and not results.has_attr("hidden")
+    hrefs = [a["href"] for a in results.find_all("a")]
+    assert "bert-whitening.html" in hrefs and all(h in pages for h in hrefs)
+    assert all("whitening" in by[h]["text"].lower() + by[h]["title"].lower() and "pca" in by[h]["text"].lower() + by[h]["title"].lower() for h in hrefs)
+    assert results.find("mark") is not None
+
+
+def _soup_text(text):
+    from bs4 import BeautifulSoup
+    return BeautifulSoup(text, "html.parser")
+
+
+def test_papers_page_names_the_command_that_renders_each_report(site):
+    "A paper that params.yaml's `papers` does not list (DiffCSE, configured only) is not rendered by `invoke report --all`: its entry says `--paper`."
+    out, _ = site
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert "diffcse" not in params["papers"] and params["configured"]["diffcse-unsup"]["paper"] == "diffcse"
+    page = _soup(out / "papers.html")
+    title = yaml.safe_load((ROOT / "sembed" / "resources" / "papers.yaml").read_text())["papers"]["diffcse"]["title"]
+    h2 = next(h for h in page.find_all("h2") if h.get_text().startswith(title))
+    entry = h2.find_next("ul").get_text()
+    if not (ROOT / "reports" / "diffcse.html").exists():
+        assert "invoke report --paper diffcse" in entry and "run invoke report --all" not in entry
+        assert "configured, not run here" in entry and "distilbert-base-uncased" in entry
+    simcse = next(h for h in page.find_all("h2") if h.get_text().startswith("SimCSE")).find_next("ul").get_text()
+    assert "reports/simcse.html" in simcse or "run invoke report --all" in simcse      # a listed paper: --all renders it
