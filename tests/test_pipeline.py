@@ -241,6 +241,7 @@ def _paper_report(paper, exps):
     return rows, soup, soup.get_text(" ")
 
 
+@pytest.mark.slow
 def test_prompting_reports_show_rows_selections_and_claims(repro):
     "The five LLM prompting reports, as `dvc repro` rendered them: every SmolLM2 row's STS-B test score, the claims with "
     "computed verdicts; the Contrastive Prompting / Token Prepending rows chose their settings on a STS-B dev sample (best finite score)."
