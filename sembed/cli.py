@@ -41,15 +41,13 @@ def cmd_download(a):
 # %% ../nbs/04_cli.ipynb
 def method_table(params: dict) -> list[dict]:
     "One row per registered method: name, paper, kind, summary, status per scale."
-    from sembed.experiments import SCALES, ExperimentSpec
+    from sembed.experiments import SCALES, configured_scales
     from sembed.methods import load_plugins, methods
     load_plugins(params.get("plugins") or [])
     used = {}
     for eid, e in (params.get("experiments") or {}).items():
         if not isinstance(e, dict): continue
-        for sc in SCALES:
-            if sc in (e.get("scales") or {}) or (sc == "full" and "smoke" in (e.get("scales") or {})):
-                used.setdefault(e.get("method"), set()).add(sc)
+        for sc in configured_scales(e, params.get("defaults")): used.setdefault(e.get("method"), set()).add(sc)
     not_run = {e.get("method"): e.get("not_run") for e in (params.get("configured") or {}).values() if isinstance(e, dict)}
     rows = []
     for name, m in methods().items():

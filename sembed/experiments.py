@@ -7,20 +7,29 @@ from __future__ import annotations
 import json, os, shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from .core import Params, atomic_path, check_id, check_writable, fail, inside, params_file, provenance, sha256_file, sha256_json, write_json
-from .methods import Method, get_corpus, get_method, load_plugins, method_code, read_corpus, validate
+from .data import STS_TASKS
+from .methods import Method, Source, bad, get_corpus, get_method, load_plugins, method_code, read_corpus, validate
 
 # %% auto 0
-__all__ = ['SCALES', 'ExperimentSpec', 'Experiment', 'scale_of', 'scale_settings', 'experiment', 'sweep_combos', 'experiments',
-           'TransferSettings', 'transfer_settings', 'get_experiment', 'configured', 'fetch_corpus', 'prepare',
-           'EncodeContext', 'row_context', 'check_sts_data', 'build', 'row_options', 'embed_fn', 'task_adapter',
-           'evaluate', 'sts_sentences', 'sweep', 'run', 'evaluate_transfer_row']
+__all__ = ['SCALES', 'GEOMETRY_SPLITS', 'ExperimentSpec', 'Experiment', 'scale_of', 'Defaults', 'defaults_of',
+           'configured_scales', 'scale_settings', 'ScaleSettings', 'settings_model', 'experiment', 'sweep_combos',
+           'experiments', 'TransferSettings', 'transfer_settings', 'get_experiment', 'configured', 'fetch_corpus',
+           'prepare', 'EncodeContext', 'row_context', 'check_sts_data', 'build', 'row_options', 'embed_fn',
+           'task_adapter', 'evaluate', 'sts_sentences', 'sweep', 'run', 'evaluate_transfer_row']
 
 # %% ../nbs/12_experiments.ipynb
 SCALES = ("smoke", "full", "paper")
+GEOMETRY_SPLITS = ("all", "train", "dev", "test")
+
+def _prefixes(grid):
+    "A layer grid, checked: distinct prefixes of at least 1 dimension (or None: no grid)."
+    if grid is not None and (not grid or min(grid) < 1 or len(set(grid)) != len(grid)):
+        raise bad(f"bad value {grid!r} (distinct prefixes of at least 1 dimension)")
+    return grid
 
 class ExperimentSpec(BaseModel):
     "One entry of params.yaml's `experiments`."
@@ -34,8 +43,13 @@ class ExperimentSpec(BaseModel):
     isotropy: bool = False                         # also measure IsoScore and intrinsic dimension of the evaluated sentences' vectors
     sweep: dict[str, list] | None = None           # training-free rows: also score every combination of these option values
     layer_grid: list[int] | None = None            # also score every (layer, first-d dimensions) for these d on STS-B test (sembed.matryoshka2d.layer_grid)
-    scales: dict[Literal["smoke", "full", "paper"], dict]  # per-scale settings (smoke required)
+    settings: dict = {}                            # settings at every scale (under each scale's own), e.g. a pooler or a template
+    scales: dict[Literal["smoke", "full", "paper"], dict] = {}  # each scale's own settings (over `settings` and params' `defaults`)
     smoke_only: str | None = None                  # why this row has no `full` result here (it stays CI's pipeline check; `invoke measure` skips it)
+
+    @field_validator("layer_grid")
+    @classmethod
+    def _grid(cls, v): return _prefixes(v)
 
 @dataclass
 class Experiment:
@@ -68,22 +82,165 @@ def scale_of(params: dict, scale: str | None = None) -> str:
     if scale not in SCALES: fail(f"{params_file(params)}: scale: unknown value {scale!r} (known: {', '.join(SCALES)})")
     return scale
 
-def scale_settings(spec: ExperimentSpec, exp_id: str, scale: str,
-                   pf="params.yaml") -> tuple[dict, str]:   # pf: the params file, for messages
-    "(settings, source) of `spec` at `scale` (full falls back to smoke, less smoke's pair sample; `base:` picks an alternative)."
-    src = _source(exp_id, scale, pf)
-    s = spec.scales.get(scale)
-    fallback = s is None and scale == "full"
-    if fallback: s, src = spec.scales.get("smoke"), _source(exp_id, "smoke", pf)
-    if s is None: fail(f"{src}: missing (experiment '{exp_id}' is not configured at scale '{scale}')")
-    s = dict(s)
-    if "base" in s:
-        b = s.pop("base")
-        if not isinstance(s.get(b), dict): fail(f"{src}: base: unknown value {b!r} (known: {', '.join(k for k, v in s.items() if isinstance(v, dict))})")
-        s, src = dict(s[b]), f"{src}.{b}"
-    if fallback: s.pop("pairs", None)   # smoke's sample of each task's pairs is a CI budget: full scores every pair
-    return s, src
+class Defaults(BaseModel):
+    "params.yaml's `defaults`: settings under every row's at a scale, and under those of the rows on one base model (`models`)."
+    model_config = ConfigDict(extra="forbid", strict=True)
+    smoke: dict | None = None
+    full: dict | None = None       # none: smoke's, less its pair sample
+    paper: dict | None = None
+    models: dict[str, dict[Literal["smoke", "full", "paper"], dict]] = {}   # {base model: {scale: settings}}
 
+def defaults_of(params: dict) -> Defaults:
+    "The validated `defaults` of `params` (empty when absent)."
+    pf = params_file(params)
+    d = validate(Defaults, params.get("defaults") or {}, f"{pf}: defaults")
+    for name, by in d.models.items():
+        for sc, s in by.items():
+            if "model" in s: fail(f"{pf}: defaults.models.{name}.{sc}: field model: a model's defaults cannot name another model")
+    return d
+
+def _at(layer: dict, scale: str) -> dict | None:
+    "A layer's ({scale: settings}) settings at `scale` (None: none); `full` falls back to `smoke`, less smoke's pair sample."
+    if layer.get(scale) is not None or scale != "full": return layer.get(scale)
+    return None if layer.get("smoke") is None else {k: v for k, v in layer["smoke"].items() if k != "pairs"}
+
+def configured_scales(row: dict,                  # a params entry, as written (`experiments.<id>`)
+                      defaults: dict | None = None # params' `defaults`, as written
+                      ) -> list[str]:
+    "The scales a row is configured at: each that its `scales` or params' `defaults` sets, and `full` wherever `smoke` is."
+    have = {sc for layer in (row.get("scales"), defaults) if isinstance(layer, dict) for sc in SCALES if layer.get(sc) is not None}
+    return [sc for sc in SCALES if sc in have or sc == "full" and "smoke" in have]
+
+def scale_settings(spec: ExperimentSpec, exp_id: str, scale: str,
+                   pf="params.yaml",                  # the params file, for messages
+                   defaults: Defaults | None = None   # params' `defaults` (`defaults_of`)
+                   ) -> tuple[dict, Source]:
+    """(settings, source) of `spec` at `scale`, merged from, lowest first: `defaults.<scale>`, `defaults.models.<model>.<scale>`,
+    the row's `settings`, the row's `scales.<scale>` (where a `base:` picks an alternative); a later key wins. At `full`, each
+    of them without a `full` entry uses its `smoke` one, less `pairs` (smoke's sample of each task's pairs is a CI budget).
+    The source names the row's scale, and for each key taken from a default or the row's `settings`, that place."""
+    d = defaults or Defaults()
+    src = _source(exp_id, scale, pf)
+    r = spec.scales.get(scale)
+    fallback = r is None and scale == "full"
+    if fallback: r, src = spec.scales.get("smoke"), _source(exp_id, "smoke", pf)
+    top = {sc: getattr(d, sc) for sc in SCALES}
+    if r is None and _at(top, scale) is None: fail(f"{src}: missing (experiment '{exp_id}' is not configured at scale '{scale}')")
+    r = dict(r or {})
+    if "base" in r:
+        b = r.pop("base")
+        if not isinstance(r.get(b), dict): fail(f"{src}: base: unknown value {b!r} (known: {', '.join(k for k, v in r.items() if isinstance(v, dict))})")
+        r, src = dict(r[b]), f"{src}.{b}"
+    if fallback: r.pop("pairs", None)
+    where = lambda layer: scale if layer.get(scale) is not None or scale != "full" else "smoke"   # the entry `_at` read
+    layers = [(_at(top, scale) or {}, f"{pf}: defaults.{where(top)}"), (spec.settings, f"{pf}: experiments.{exp_id}.settings"), (r, None)]
+    model = next((s["model"] for s, _ in reversed(layers) if "model" in s), None)
+    by = d.models.get(model) if isinstance(model, str) else None
+    if by: layers.insert(1, (_at(by, scale) or {}, f"{pf}: defaults.models.{model}.{where(by)}"))
+    out, origin = {}, {}
+    for s, at in layers:
+        for k, v in s.items():
+            out[k] = v
+            if at: origin[k] = at
+            else: origin.pop(k, None)
+    return out, Source(src, origin)
+
+
+# %% ../nbs/12_experiments.ipynb
+class ScaleSettings(BaseModel):
+    """A row's settings at one scale (`scale_settings`) that every row has. `settings_model(method)` adds the method's own
+    (the shared `TrainConfig` fields of a `train` method, its options: validated by those models) and refuses any other key.
+    `geometry`, `layer_grid` and `sweep` replace the row's own; `compare` and `data` are checked against the row's paper and
+    method when `experiment` passes them (pydantic's validation context)."""
+    model_config = ConfigDict(extra="forbid", strict=True)
+    geometry: bool | Literal["all", "train", "dev", "test"] | None = None   # the STS-B split(s) alignment / uniformity are measured on
+    layer_grid: list[int] | None = None   # the prefixes a 2D Matryoshka grid scores (null: none)
+    sweep: dict | None = None             # {option: [values]} also scored (null: none)
+    pairs: int | None = None              # score a seeded sample of about this many pairs per task (none: every pair)
+    tasks: list[str] | None = None        # the STS tasks scored (none: all seven of the protocol)
+    model: str | None = Field(None, validate_default=True)   # the base model
+    compare: str | None = None            # the paper's reported row this row is compared with (papers.yaml)
+    data: str | None = Field(None, validate_default=True)    # the training (or fitting) corpus
+
+    @field_validator("geometry", mode="before")
+    @classmethod
+    def _geometry(cls, v):
+        if isinstance(v, bool) or v in GEOMETRY_SPLITS: return v
+        raise bad(f"bad value {v!r} (true, false, or one STS-B split: {', '.join(GEOMETRY_SPLITS)})")
+
+    @field_validator("layer_grid", mode="before")
+    @classmethod
+    def _layer_grid(cls, v):
+        if v is not None and not (isinstance(v, list) and v and all(isinstance(d, int) and not isinstance(d, bool) for d in v)):
+            raise bad(f"bad value {v!r} (a list of dimension prefixes, or null)")
+        return _prefixes(v)
+
+    @field_validator("sweep", mode="before")
+    @classmethod
+    def _sweep(cls, v):
+        if v is None or isinstance(v, dict) and v and all(isinstance(k, str) for k in v): return v
+        raise bad(f"bad value {v!r} (a mapping of option -> list of values, or null: no sweep)")
+
+    @field_validator("pairs", mode="before")
+    @classmethod
+    def _pairs(cls, v):
+        if v is None or isinstance(v, int) and not isinstance(v, bool) and v >= 10: return v
+        raise bad(f"bad value {v!r} (an integer >= 10: pairs sampled per task)")
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _tasks(cls, v):
+        if v is None: return v
+        wrong = [t for t in v if t not in STS_TASKS] if isinstance(v, list) and v else [v]
+        if wrong or len(set(v)) != len(v): raise bad(f"bad value {(wrong or [v])[0]!r} (a list of distinct STS tasks: {', '.join(STS_TASKS)})")
+        return v
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model(cls, v):
+        if isinstance(v, str) and v: return v
+        raise bad("missing (the base model)")
+
+    @field_validator("compare", mode="before")
+    @classmethod
+    def _compare(cls, v, info):
+        if v is None or not info.context: return v
+        paper = info.context["paper"]
+        if paper is None: raise bad(f"{v!r} but the experiment names no paper")
+        from sembed.registry import get_paper
+        rows = get_paper(paper)["reported"]
+        if not isinstance(v, str) or v not in rows: raise bad(f"unknown reported row {v!r} of paper '{paper}' (known: {', '.join(rows)})")
+        return v
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _data(cls, v, info):
+        if not info.context: return v
+        m, src = info.context["method"], info.context["source"]
+        if m.kind == "train" or m.corpus and m.kind == "transform":
+            if v is None: raise bad(f"missing (method '{m.name}' reads a {m.corpus} corpus)")
+            if not isinstance(v, str): raise bad(f"bad value {v!r} (a corpus name)")
+            c = get_corpus(v, f"{src.of('data') if isinstance(src, Source) else src}: data")
+            if c.kind != m.corpus: raise bad(f"corpus '{v}' holds {c.kind}, method '{m.name}' needs {m.corpus}")
+        elif v is not None: raise bad(f"method '{m.name}' reads no corpus")
+        return v
+
+_NOT_SETTINGS = ("method", "model", "train_file", "seed", "options")   # TrainConfig fields a row sets otherwise (its method, `model`, its corpus, params' seed)
+_SETTINGS_MODELS = {}
+
+def settings_model(m: Method) -> type[ScaleSettings]:
+    "`ScaleSettings` plus the names of method `m`'s own settings (the shared `TrainConfig` fields of a `train` method, its options)."
+    key = (m.kind, m.options)
+    if key not in _SETTINGS_MODELS:
+        from sembed.train import TrainConfig
+        own = [f for f in TrainConfig.model_fields if f not in _NOT_SETTINGS] if m.kind == "train" else []
+        own += [f for f in m.options.model_fields if f not in own]
+        _SETTINGS_MODELS[key] = create_model(f"{m.options.__name__}Settings", __base__=ScaleSettings,
+                                             **{f: (Any, None) for f in own if f not in ScaleSettings.model_fields})
+    return _SETTINGS_MODELS[key]
+
+
+# %% ../nbs/12_experiments.ipynb
 def experiment(params: dict,          # the parsed params.yaml
                exp_id: str,           # a key of params["experiments"]
                scale: str | None = None,  # default: params["scale"]
@@ -98,58 +255,25 @@ def experiment(params: dict,          # the parsed params.yaml
     m = get_method(spec.method, f"{pf}: experiments.{exp_id}: method")
     if spec.paper is not None and m.paper is not None and spec.paper != m.paper:
         fail(f"{pf}: experiments.{exp_id}: paper '{spec.paper}' but method '{m.name}' belongs to '{m.paper}'")
-    s, src = scale_settings(spec, exp_id, scale, pf)
-    if "geometry" in s:   # a scale may measure the geometry differently (e.g. smoke: STS-B test only, the cheap split)
-        geo = s.pop("geometry")
-        if not (isinstance(geo, bool) or geo in ("all", "train", "dev", "test")):
-            fail(f"{src}: field geometry: bad value {geo!r} (true, false, or one STS-B split: all, train, dev, test)")
-        spec = spec.model_copy(update={"geometry": geo})
-    if "layer_grid" in s:   # a scale may grid other prefixes (its model's sizes)
-        grid = s.pop("layer_grid")
-        if grid is not None and not (isinstance(grid, list) and grid and all(isinstance(d, int) and not isinstance(d, bool) for d in grid)):
-            fail(f"{src}: field layer_grid: bad value {grid!r} (a list of dimension prefixes, or null)")
-        spec = spec.model_copy(update={"layer_grid": grid})
-    if "sweep" in s:   # a scale may sweep other values (e.g. full: each of MetaEOL's eight prompts alone, read from the row's cached pass)
-        sw = s.pop("sweep")
-        if sw is not None and not (isinstance(sw, dict) and sw and all(isinstance(k, str) for k in sw)):
-            fail(f"{src}: field sweep: bad value {sw!r} (a mapping of option -> list of values, or null: no sweep)")
-        spec = spec.model_copy(update={"sweep": sw})
-    if spec.layer_grid is not None and (not spec.layer_grid or min(spec.layer_grid) < 1 or len(set(spec.layer_grid)) != len(spec.layer_grid)):
-        fail(f"{pf}: experiments.{exp_id}: field layer_grid: bad value {spec.layer_grid!r} (distinct prefixes of at least 1 dimension)")
+    s, src = scale_settings(spec, exp_id, scale, pf, defaults_of(params))
+    st = validate(settings_model(m), s, src, context={"method": m, "paper": spec.paper, "source": src})
+    spec = spec.model_copy(update={f: getattr(st, f) for f in ("geometry", "layer_grid", "sweep") if f in s})   # a scale's own replace the row's
     for flag in ("geometry", "isotropy"):
         if getattr(spec, flag) and m.fit_task is not None:
             fail(f"{pf}: experiments.{exp_id}: {flag}: method '{m.name}' is fitted on each evaluated task, so it has no single embedding space to measure")
-    model, compare, data, tasks = s.pop("model", None), s.pop("compare", None), s.pop("data", None), s.pop("tasks", None)
-    pairs = s.pop("pairs", None)   # a quick scale's sample of each task's pairs (sembed.evaluate.sample_pairs)
-    if pairs is not None and (isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 10):
-        fail(f"{src}: field pairs: bad value {pairs!r} (an integer >= 10: pairs sampled per task)")
-    if tasks is not None:
-        from sembed.data import STS_TASKS
-        bad = [t for t in tasks if t not in STS_TASKS] if isinstance(tasks, list) and tasks else [tasks]
-        if bad or len(set(tasks)) != len(tasks):
-            fail(f"{src}: field tasks: bad value {(bad or [tasks])[0]!r} (a list of distinct STS tasks: {', '.join(STS_TASKS)})")
-    if not isinstance(model, str) or not model: fail(f"{src}: field model: missing (the base model)")
-    if compare is not None:
-        from sembed.registry import get_paper
-        if spec.paper is None: fail(f"{src}: field compare: {compare!r} but the experiment names no paper")
-        rows = get_paper(spec.paper)["reported"]
-        if compare not in rows: fail(f"{src}: field compare: unknown reported row {compare!r} of paper '{spec.paper}' (known: {', '.join(rows)})")
-    if m.kind == "train" or m.corpus and m.kind == "transform":
-        if data is None: fail(f"{src}: field data: missing (method '{m.name}' reads a {m.corpus} corpus)")
-        c = get_corpus(data, f"{src}: data")
-        if c.kind != m.corpus: fail(f"{src}: field data: corpus '{data}' holds {c.kind}, method '{m.name}' needs {m.corpus}")
-    elif data is not None: fail(f"{src}: field data: method '{m.name}' reads no corpus")
+    own = {k: v for k, v in s.items() if k not in ScaleSettings.model_fields}   # the method's settings
     seed = params.get("seed", 42)
     if m.kind == "train":
         from sembed.train import TrainConfig
-        cfg = TrainConfig.from_dict({**s, "method": m.name, "model": model, "seed": seed,
-                                     "train_file": str(Path(data_root) / "train" / get_corpus(data).file)}, src)
-    else: cfg = validate(m.options, s, src)
+        shared = {k: v for k, v in own.items() if k in TrainConfig.model_fields}
+        cfg = TrainConfig(**shared, options={k: v for k, v in own.items() if k not in shared}, method=m.name, model=st.model, seed=seed,
+                          train_file=str(Path(data_root) / "train" / get_corpus(st.data).file), _source=src)
+    else: cfg = validate(m.options, own, src)
     for combo in sweep_combos(spec, m, exp_id, pf):   # every swept option value is valid before any work starts
-        validate(m.options, {**s, **combo}, f"{pf}: experiments.{exp_id}.sweep {combo}")
-    extra = {**({"tasks": tasks} if tasks is not None else {}), **({"pairs": pairs} if pairs is not None else {})}
-    return Experiment(exp_id, spec, m, scale, {**s, "model": model, "compare": compare, "data": data, **extra}, model, compare, data,
-                      cfg, seed, tasks, pairs)
+        validate(m.options, {**own, **combo}, f"{pf}: experiments.{exp_id}.sweep {combo}")
+    extra = {**({"tasks": st.tasks} if st.tasks is not None else {}), **({"pairs": st.pairs} if st.pairs is not None else {})}
+    return Experiment(exp_id, spec, m, scale, {**own, "model": st.model, "compare": st.compare, "data": st.data, **extra},
+                      st.model, st.compare, st.data, cfg, seed, st.tasks, st.pairs)
 
 def sweep_combos(spec: ExperimentSpec, m: Method, exp_id="?", pf="params.yaml") -> list[dict]:
     "Every combination of the row's `sweep` values ({option: value}), in the order params lists them; [] without a sweep."

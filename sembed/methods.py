@@ -9,34 +9,50 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import PydanticCustomError
 from .core import fail
 
 # %% auto 0
-__all__ = ['NLI_LABELS', 'TRIPLET_COLUMNS', 'CORPUS_KINDS', 'CORPORA', 'KINDS', 'METHODS', 'Options', 'validation_message',
-           'validate', 'read_sentences', 'read_triplets', 'read_nli_pairs', 'read_sts_pairs', 'read_corpus',
-           'check_examples', 'Corpus', 'register_corpus', 'get_corpus', 'snli_sentences', 'snli_triplets', 'Method',
-           'register', 'load_plugins', 'get_method', 'methods', 'PoolerOptions', 'method_code']
+__all__ = ['NLI_LABELS', 'TRIPLET_COLUMNS', 'CORPUS_KINDS', 'CORPORA', 'KINDS', 'METHODS', 'Options', 'Source', 'bad',
+           'validation_message', 'validate', 'read_sentences', 'read_triplets', 'read_nli_pairs', 'read_sts_pairs',
+           'read_corpus', 'check_examples', 'Corpus', 'register_corpus', 'get_corpus', 'snli_sentences',
+           'snli_triplets', 'Method', 'register', 'load_plugins', 'get_method', 'methods', 'PoolerOptions',
+           'method_code']
 
 # %% ../nbs/05b_methods.ipynb
 class Options(BaseModel):
     "Base class of a method's options (no options by default)."
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
+class Source(str):
+    """A message source that also knows where single fields came from: `Source("params.yaml: experiments.x.scales.smoke",
+    {"model": "params.yaml: defaults.smoke"})` names the default where a default's value is bad (`of`), itself otherwise."""
+    def __new__(cls, default: str, fields: dict | None = None):
+        s = super().__new__(cls, default); s.fields = dict(fields or {}); return s
+    def of(self, field: str) -> str: return self.fields.get(field, str(self))
+
+def bad(msg: str) -> PydanticCustomError:
+    "The error a validator raises for its own one-line message: `field <name>: <msg>` (e.g. `bad value 3 (an integer >= 10)`)."
+    return PydanticCustomError("sembed", "{msg}", {"msg": msg})
+
 def validation_message(e: ValidationError, model: type[BaseModel], source: str) -> str:
-    "One line for the first error of a pydantic `ValidationError`: source, field, value, why."
+    "One line for the first error of a pydantic `ValidationError`: source (of that field, for a `Source`), field, value, why."
     err = e.errors()[0]
     name = ".".join(str(x) for x in err["loc"]) or "?"
+    if isinstance(source, Source) and err["loc"]: source = source.of(str(err["loc"][0]))
     if err["type"] == "extra_forbidden":
         return f"{source}: unknown field '{name}' (known: {', '.join(model.model_fields) or 'none'})"
+    if err["type"] == "sembed": return f"{source}: field {name}: {err['ctx']['msg']}"
     if err["type"] == "missing": return f"{source}: field {name}: missing"
     return f"{source}: field {name}: bad value {err.get('input')!r} ({err['msg']})"
 
 def validate(model: type[BaseModel],  # a pydantic model class
              data: dict,               # the values to validate
-             source: str):             # where they come from, e.g. "params.yaml: experiments.simcse-unsup.smoke"
+             source: str,              # where they come from, e.g. "params.yaml: experiments.simcse-unsup.smoke" (or a `Source`)
+             context: dict | None = None):   # passed to the model's validators (pydantic's validation context)
     "An instance of `model` from `data`, or a one-line `SembedError` naming the first bad field and value."
     if not isinstance(data, dict): fail(f"{source}: expected a mapping of settings, got {type(data).__name__}")
-    try: return model.model_validate(data)
+    try: return model.model_validate(data, context=context)
     except ValidationError as e: fail(validation_message(e, model, source))
 
 # %% ../nbs/05b_methods.ipynb

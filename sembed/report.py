@@ -67,13 +67,16 @@ def scores_of(res: dict | None, tasks=STS_COLUMNS,
 
 # %% ../nbs/11_report.ipynb
 def paper_experiments(params: dict, paper_id: str, scale=None, data_root="data") -> dict:
-    "{id: Experiment} of the `params` experiments of paper `paper_id` at `scale` (default: params' scale)."
+    """{id: Experiment} of the `params` experiments of paper `paper_id` at `scale` (default: params' scale), with the plain rows
+    (no paper) they name as `baseline`: a "before training" row shared by several papers is shown in each one's report."""
     from sembed.experiments import experiment
     from sembed.methods import load_plugins
     load_plugins(params.get("plugins") or [])
     exps = params.get("experiments")
     if not isinstance(exps, dict): fail("params.yaml: experiments: expected a mapping of experiment ids")
-    return {k: experiment(params, k, scale, data_root) for k, v in exps.items() if isinstance(v, dict) and v.get("paper") == paper_id}
+    ours = {k for k, v in exps.items() if isinstance(v, dict) and v.get("paper") == paper_id}
+    ours |= {b for k in ours if isinstance(b := exps[k].get("baseline"), str) and isinstance(exps.get(b), dict) and exps[b].get("paper") is None}
+    return {k: experiment(params, k, scale, data_root) for k in exps if k in ours}
 
 def _stale(exp, res, summary) -> list[str]:
     "Why the files of `exp` were not produced by its current params (empty when they were)."
@@ -194,7 +197,7 @@ def synthetic_results(root,                # folder to write params.yaml, result
     src = copy.deepcopy(params) if params is not None else load_params(_repo_file("params.yaml"))
     exps = {k: v for k, v in (src.get("experiments") or {}).items() if v.get("paper") in (paper_id, None)}
     p = {"seed": seed, "scale": scale, "eval": src.get("eval", {"batch_size": 64}), "plugins": src.get("plugins") or [],
-         "papers": [paper_id], "experiments": exps}
+         "papers": [paper_id], **({"defaults": src["defaults"]} if src.get("defaults") else {}), "experiments": exps}
     tr = copy.deepcopy(src.get("transfer") or {})
     if tr: tr["experiments"] = [t for t in tr.get("experiments") or [] if t in exps]; p["transfer"] = tr
     load_plugins(p["plugins"])

@@ -247,13 +247,14 @@ def test_prompting_reports_show_rows_selections_and_claims(repro):
     "computed verdicts; the Contrastive Prompting / Token Prepending rows chose their settings on a STS-B dev sample (best finite score)."
     import math
     from sembed.core import load_params
-    exps = load_params(ROOT / "params.yaml")["experiments"]
+    from sembed.experiments import experiment
+    params = load_params(ROOT / "params.yaml"); exps = params["experiments"]
     for paper in ("prompteol", "pretended-cot", "metaeol", "contrastive-prompting", "token-prepending"):
         rows, soup, text = _paper_report(paper, exps)
         assert rows, paper
         for rid in rows:
             r = json.loads((ROOT / f"results/{rid}.json").read_text())
-            want = exps[rid]["scales"]["smoke"]["pairs"]   # smoke: a seeded sample of STS-B test's pairs
+            want = experiment(params, rid, "smoke").pairs   # smoke: a seeded sample of STS-B test's pairs
             assert r["model"] == "smollm2-135m" and list(r["tasks"]) == ["STS-B"] and r["tasks"]["STS-B"]["n"] == want, rid
             assert r["max_pairs"] == want and want < 1379, rid
             assert f"{r['tasks']['STS-B']['spearman']:.2f}" in text, rid
@@ -297,22 +298,24 @@ def test_training_paper_reports_show_smoke_rows_curves_and_geometry(repro):
     "banner, every trained row and its before-training row (average, training curves, alignment / uniformity on STS-B test)."
     from sembed.core import load_params
     from sembed.methods import get_method, load_plugins
+    from sembed.experiments import experiment
     load_plugins()
-    exps = load_params(ROOT / "params.yaml")["experiments"]
+    params = load_params(ROOT / "params.yaml"); exps = params["experiments"]
     expected = {"pcc-tuning": 2, "promptbert": 1}   # trained rows per report (Pcc-tuning: MiniLM and SmolLM2 + LoRA)
     for paper in ("sbert", "cosent", "angle", "esimcse", "consert", "2dmse", "pcc-tuning", "promptbert"):
         rows, soup, text = _paper_report(paper, exps)
         trained = [k for k in rows if get_method(exps[k]["method"]).kind == "train"]
         assert len(trained) == expected.get(paper, 1), (paper, rows)
-        if paper not in expected: assert len(rows) == 2, (paper, rows)
+        shared = [exps[t]["baseline"] for t in trained if exps[exps[t]["baseline"]].get("paper") is None]   # shown in the report too
+        if paper not in expected: assert len(rows) + len(shared) == 2, (paper, rows)
         assert "smoke run — not a replication" in text, paper
         assert "Training loss" in text or soup.find(string=lambda s: s and "Training" in s), paper
         for t in trained:
-            assert exps[t]["baseline"] in rows, t
-            for rid in (t, exps[t]["baseline"]):
-                r = json.loads((ROOT / f"results/{rid}.json").read_text())
-                want = exps[rid]["scales"]["smoke"].get("tasks")
-                assert len(r["tasks"]) == (len(want) if want else 7) and r["model"] == exps[rid]["scales"]["smoke"]["model"], rid
+            b = exps[t]["baseline"]   # the paper's own before-training row, or one several papers share (no paper: shown in each report)
+            assert b in rows or exps[b].get("paper") is None, t
+            for rid in (t, b):
+                r, e = json.loads((ROOT / f"results/{rid}.json").read_text()), experiment(params, rid, "smoke")
+                assert len(r["tasks"]) == (len(e.tasks) if e.tasks else 7) and r["model"] == e.model, rid
                 assert f"{r['avg']:.2f}" in text, rid
                 assert r["geometry"]["split"] == "test" and f"{r['geometry']['alignment']:.4f}" in text, rid
             loss = (ROOT / f"results/{t}.train_loss.csv").read_text().splitlines()

@@ -71,7 +71,7 @@ def test_params_compare_rows_exist():
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     seen, ref = 0, 0
     for eid, spec in params["experiments"].items():
-        for scale, s in spec["scales"].items():
+        for scale, s in {**(spec.get("scales") or {}), "every scale": spec.get("settings") or {}}.items():
             for sub in ([s[k] for k in s if isinstance(s[k], dict)] if "base" in s else [s]):
                 if sub.get("compare"):
                     row = get_paper(spec["paper"])["reported"][sub["compare"]]

@@ -37,7 +37,7 @@ def with_lr(params, exp_id, base, lr):
 def with_base(params, base):
     p = copy.deepcopy(params)
     for spec in p["experiments"].values():
-        if "base" in spec["scales"].get("paper", {}): spec["scales"]["paper"]["base"] = base
+        if "base" in (spec.get("scales") or {}).get("paper", {}): spec["scales"]["paper"]["base"] = base
     return p
 
 
@@ -301,6 +301,18 @@ def test_stale_results_are_flagged(tmp_path):
     d = report_data("simcse", root)
     assert d["stale"] == ["simcse-unsup: built with other settings than params.yaml now holds (learning_rate) (re-run the pipeline)"]
     assert "simcse-unsup: learning_rate = 1e-05 (paper: 3e-05)" in differences(d)
+
+
+def test_a_shared_before_training_row_shows_in_each_papers_report(tmp_path):
+    "SBERT, ConSERT and Pcc-tuning share one plain 'before training' row (`base-avg`): each one's report shows it (its scores, "
+    "its alignment / uniformity) and draws its trained row's difference from it under its label."
+    from sembed.report import baseline_table, comparison_table, geometry_table
+    for paper, trained in (("sbert", "sbert-nli"), ("consert", "consert-unsup"), ("pcc-tuning", "pcc-stsb-sickr")):
+        d = report_data(paper, synthetic_results(tmp_path / paper, paper_id=paper))
+        assert repo_params()["experiments"]["base-avg"].get("paper") is None and d["experiments"][trained]["baseline"] == "base-avg"
+        assert "base-avg" in d["experiments"] and "base-avg" in geometry_table(d).index, paper
+        assert ("before training", "Before training: mean pooling (minilm-l6, smoke)") in comparison_table(d).index, paper
+        assert (d["experiments"][trained]["label"], "vs Before training: mean pooling") in baseline_table(d).index, paper
 
 
 def test_missing_params_refused(tmp_path):
