@@ -1159,9 +1159,10 @@ row's tasks. Links: the paper's report, and every column of the row (transfer ta
 {% if not_measured %}<details class="not-measured"><summary>{{ not_measured | length }} rows not measured at scale full yet: their only numbers are the pipeline check below</summary>
 <ul>{% for r in not_measured %}<li>{{ r.label }} <code>{{ r.experiment }}</code></li>{% endfor %}</ul></details>{% endif %}
 <h2 id="pipeline-check">Pipeline check (scale smoke): not results</h2>
-<p class="check-note">CI's smoke run of the pipeline: the rows are scored on a seeded sample of each task's pairs (see
-<b>n</b>) and the trained rows start from an already trained encoder and train for a few dozen steps, so these numbers check
-that the code runs end to end; they are no replication and say nothing about the papers' claims.</p>
+<p class="check-note">CI's smoke run of the pipeline: many rows are scored on a seeded sample of each task's pairs or on
+STS-B alone (<b>n</b> and the empty task columns say which), and the trained rows start from an already trained encoder and
+train for a few dozen steps, so these numbers check that the code runs end to end; they are no replication and say
+nothing about the papers' claims.</p>
 {% if check %}{{ table(check, "pipeline-check") }}{% else %}<p>No smoke results yet: run the pipeline (dvc repro) first.</p>{% endif %}
 <h2 id="details">Every column</h2>
 <details id="all-columns"><summary>Every column of every row, as <code>leaderboard.csv</code> (click to open)</summary>
