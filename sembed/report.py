@@ -4,29 +4,31 @@
 
 # %% ../nbs/11_report.ipynb 3
 from __future__ import annotations
-import copy, csv, datetime, io, json, math, shutil, tempfile
+import copy, csv, datetime, io, json, math, shutil, tempfile, textwrap
 from pathlib import Path
 import numpy as np
 from .core import SembedError, fail, atomic_path, inside, sha256_file, load_params, write_json
 from .registry import get_paper, load_registry, paper_ids, paper_link, SOURCE_KINDS, STS_COLUMNS, TRANSFER_COLUMNS
 from .methods import method_code
 
-
 # %% auto 0
-__all__ = ['SMOKE_BANNER', 'TEMPLATE', 'RESULTS', 'MEASURED', 'SYNTHETIC_NOTE', 'DIFF_FIELDS', 'FRAGMENTS', 'HTML_TEMPLATE',
-           'LEADERBOARD_COLUMNS', 'SORT_JS', 'LEADERBOARD_PAGE', 'result_files', 'read_json', 'read_csv', 'scores_of',
+__all__ = ['SMOKE_BANNER', 'HEADLINE_SCALES', 'TEMPLATE', 'RESULTS', 'MEASURED', 'SYNTHETIC_NOTE', 'DIFF_FIELDS', 'FRAGMENTS',
+           'BANNER_STYLES', 'HTML_TEMPLATE', 'LEADERBOARD_COLUMNS', 'SORT_JS', 'COMPACT_COLUMNS', 'LEADERBOARD_PAGE',
+           'COMPACT_TABLE', 'result_files', 'read_json', 'read_csv', 'scores_of', 'sample_size', 'sample_text',
            'paper_experiments', 'experiment_row', 'measured_rows', 'report_data', 'row_status', 'synthetic_results',
-           'comparison_table', 'transfer_table', 'same_model', 'reported_table', 'provenance_rows', 'row_provenance',
-           'differences', 'plot_task_bars', 'plot_training', 'plot_transfer', 'plot_geometry', 'geometry_table',
-           'baseline_table', 'plot_baseline_delta', 'baseline_html', 'selections', 'plot_selection', 'sweeps',
-           'sweep_table', 'sweep_html', 'plot_sweep', 'isotropy_table', 'layer_grids', 'layer_grid_table',
+           'comparison_table', 'transfer_table', 'same_model', 'reported_table', 'scale_banner', 'provenance_rows',
+           'row_provenance', 'differences', 'plot_task_bars', 'plot_training', 'plot_transfer', 'plot_geometry',
+           'geometry_table', 'baseline_table', 'plot_baseline_delta', 'baseline_html', 'selections', 'plot_selection',
+           'sweeps', 'sweep_table', 'sweep_html', 'plot_sweep', 'isotropy_table', 'layer_grids', 'layer_grid_table',
            'plot_layer_grids', 'claims_table', 'claims_html', 'measured_table', 'measured_baseline_table',
-           'not_measured', 'smoke_note', 'fragment', 'header_html', 'provenance_html', 'reported_html',
-           'comparison_html', 'transfer_html', 'geometry_html', 'measured_html', 'notebook_to_html', 'render_report',
-           'render_reports', 'leaderboard_rows', 'leaderboard_frame', 'leaderboard_html', 'render_leaderboard']
+           'not_measured', 'smoke_note', 'check_heading_html', 'fragment', 'header_html', 'provenance_html',
+           'reported_html', 'comparison_html', 'transfer_html', 'geometry_html', 'measured_html', 'notebook_to_html',
+           'render_report', 'render_reports', 'leaderboard_rows', 'leaderboard_frame', 'leaderboard_html',
+           'render_leaderboard']
 
 # %% ../nbs/11_report.ipynb
-SMOKE_BANNER = "smoke run — not a replication"
+SMOKE_BANNER = "smoke run — not a replication"   # the banner of a report whose rows are trained at a non-paper scale
+HEADLINE_SCALES = ("full", "paper")   # the leaderboard's headline rows; the others (smoke) are the pipeline's check
 TEMPLATE = Path("reports") / "templates" / "paper.ipynb"
 RESULTS = "results"   # the pipeline's results folder under the repository root
 MEASURED = "measured"  # committed result trees of runs at a larger scale than CI's: measured/<scale>/results/<id>.json
@@ -64,6 +66,23 @@ def scores_of(res: dict | None, tasks=STS_COLUMNS,
     vals = [v for v in out.values() if not math.isnan(v)]
     out["avg"] = float(res["avg"]) if res.get("avg") is not None else (float(np.mean(vals)) if vals else math.nan)
     return out
+
+def sample_size(res: dict | None) -> dict | None:
+    """What a result was scored on: {'n': pairs over its tasks (None when a task does not record it), 'tasks': how many,
+    'max_pairs': the per-task cap of a seeded sample (`sembed.evaluate.sample_pairs`; None: every pair)}."""
+    if res is None: return None
+    ns = [v.get("n") for v in (res.get("tasks") or {}).values()]
+    return {"n": sum(int(x) for x in ns) if ns and None not in ns else None, "tasks": len(ns), "max_pairs": res.get("max_pairs")}
+
+def sample_text(res: dict | None,
+                short=False) -> str:   # a legend's few words: 'n = 345, ≤ 345 pairs/task'
+    "A result's sample in words: 'n = 18,850, every pair of 7 tasks' or 'n = 345, sample of ≤ 345 pairs per task, 1 task'."
+    s = sample_size(res)
+    if s is None: return "no result yet"
+    n = "n not recorded" if s["n"] is None else f"n = {s['n']:,}"
+    tasks = f"{s['tasks']} task{'s' * (s['tasks'] != 1)}"
+    if short: return f"{n}, ≤ {s['max_pairs']:,} pairs/task" if s["max_pairs"] else f"{n}, every pair"
+    return f"{n}, sample of ≤ {s['max_pairs']:,} pairs per task, {tasks}" if s["max_pairs"] else f"{n}, every pair of {tasks}"
 
 # %% ../nbs/11_report.ipynb
 def paper_experiments(params: dict, paper_id: str, scale=None, data_root="data") -> dict:
@@ -211,12 +230,13 @@ def synthetic_results(root,                # folder to write params.yaml, result
             if exps[eid].get("paper") is None: continue   # a plain baseline not configured at this scale: no result
             raise
         level = 70 if e.kind == "train" else 40
-        tasks = {t: {"spearman": float(level + rng.normal(0, 3)), "pearson": float(level + rng.normal(0, 3)), "n": 100}
+        cap = e.settings.get("pairs")   # a quick scale's seeded sample of each task's pairs, recorded as the pipeline does
+        tasks = {t: {"spearman": float(level + rng.normal(0, 3)), "pearson": float(level + rng.normal(0, 3)), "n": cap or 1000}
                  for t in paper["tasks"]}
         pooler = e.settings.get("pooler") or {"mlp_train_only": "cls_before_pooler"}.get(e.settings.get("head"), "cls")
         res = {"experiment": eid, "paper": e.paper, "method": e.method.name, "kind": e.kind, "scale": scale,
                "compare": e.compare, "protocol": e.spec.protocol, "model": e.model, "pooler": pooler, "split": "test",
-               "tasks": tasks, "avg": float(np.mean([v["spearman"] for v in tasks.values()])),
+               "tasks": tasks, "avg": float(np.mean([v["spearman"] for v in tasks.values()])), **({"max_pairs": cap} if cap else {}),
                "provenance": {**prov, "method_code": method_code(e.method)},
                "synthetic": True}
         if e.spec.geometry:
@@ -260,14 +280,14 @@ def comparison_table(data: dict):
         note = f"; avg {r['reported']['avg_note']}" if r["reported"].get("avg_note") else ""
         kind = SOURCE_KINDS[r["reported"]["source"]]
         index += [(r["label"], f"paper ({r['reported']['table']}, {r['reported']['base_model']}{note}) — {kind}"),
-                  (r["label"], f"reproduced ({r['base_model']}, {r['scale']})")]
+                  (r["label"], f"reproduced ({r['base_model']}, {r['scale']}) — {sample_text(r['result'])}")]
         if r["comparable"]:
             rows.append({c: ours[c] - rep.get(c, math.nan) for c in cols}); index.append((r["label"], f"Δ reproduced − paper ({kind})"))
     for r in rest:
         rows.append(r["scores"] or nan)
         index.append(("trained (no reported row)" if r["kind"] == "train" else "before training" if r["method"] == "pooler"
                       else "training-free (no reported row)",
-                      f"{r['label']} ({r['base_model']}, {r['scale']})"))
+                      f"{r['label']} ({r['base_model']}, {r['scale']}) — {sample_text(r['result'])}"))
     if not rows: return pd.DataFrame(columns=cols, dtype=float)
     df = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["experiment", "row"]))[cols]
     return df.astype(float).round(2)
@@ -338,6 +358,36 @@ def reported_table(data: dict):
 def _sorted_set(xs, empty="(no results yet)"):
     return ", ".join(sorted({str(x) for x in xs if x not in (None, "")})) or empty
 
+def _samples(rows) -> str:
+    "What `rows`' results were scored on, each kind of sample once: 'every pair of 7 tasks', 'a seeded sample of ≤ 345 pairs per task, 1 task'."
+    out = []
+    for r in rows:
+        s = sample_size(r.get("result"))
+        if s is None: continue
+        t = f"{s['tasks']} task{'s' * (s['tasks'] != 1)}"
+        out.append(f"a seeded sample of ≤ {s['max_pairs']:,} pairs per task, {t}" if s["max_pairs"] else f"every pair of {t}")
+    return "; ".join(dict.fromkeys(out))
+
+def scale_banner(data: dict) -> tuple[str, str]:
+    """(kind, text) of the banner a report opens with when its scale is not the paper's: kind 'check' when a row is trained
+    (CI's pipeline check of the training code, not a replication), 'measurement' when every row is training-free (real
+    measurements of the method on our models, which are not the paper's); ('', '') at paper scale."""
+    if data["is_replication"]: return "", ""
+    rows = list(data["experiments"].values())
+    trained = [r for r in rows if r["kind"] == "train"]
+    on = f", scored on {_samples(rows)}" if _samples(rows) else ""
+    full = " The headline numbers are the rows measured at scale full: the first table." if data.get("measured") else ""
+    if trained or not rows:
+        head = SMOKE_BANNER if data["scale"] == "smoke" else f"scale {data['scale']} — not a replication"
+        return "check", f"{head}: a pipeline check of the training code on {_sorted_set([r['base_model'] for r in trained], 'a small model')}{on}.{full}"
+    return "measurement", f"Scale {data['scale']}: real measurement on {_sorted_set([r['base_model'] for r in rows])}{on}; not on the paper's models.{full}"
+
+def _scale_what(data: dict) -> str:
+    "What the report's rows are, in a few words (provenance, differences): a pipeline check, or real measurements on our models."
+    kind, _ = scale_banner(data)
+    if kind == "check": return (SMOKE_BANNER if data["scale"] == "smoke" else "not a replication") + ": a pipeline check"
+    return f"real measurements on {_sorted_set([r['base_model'] for r in data['experiments'].values()])}, not the paper's models"
+
 def provenance_rows(data: dict) -> list[tuple[str, str]]:
     "(field, value) pairs of the provenance header."
     rows = list(data["experiments"].values())
@@ -346,7 +396,7 @@ def provenance_rows(data: dict) -> list[tuple[str, str]]:
     dat = [f"{r['id']}: {r['data']}" for r in rows if r["data"]] or ["none (training-free rows only)"]
     notes = sorted({str(p["note"]) for p in prov if p.get("note")})
     return [("paper", f"{data['paper']['title']} ({data['paper']['venue']}, {paper_link(data['paper'])[0]})"),
-            ("scale", str(data["scale"]) + ("" if data["is_replication"] else f" ({SMOKE_BANNER})")),
+            ("scale", str(data["scale"]) + ("" if data["is_replication"] else f" ({_scale_what(data)}; {_samples(rows) or 'no result yet'})")),
             ("experiments", ", ".join(data["experiments"]) or "(none in params.yaml)"),
             ("base model", _sorted_set([r["base_model"] for r in rows], empty="(none)")),
             ("training data", "; ".join(dat)), ("seed", seeds),
@@ -363,7 +413,7 @@ def row_provenance(data: dict):
     for eid, r in data["experiments"].items():
         p = r["provenance"]
         out[eid] = {"label": r["label"], "method": r["method"], "base model": r["base_model"], "scale": r["scale"],
-                    "protocol": r["protocol"], "training data": r["data"] or "—", "seed": p.get("seed", "—"),
+                    "protocol": r["protocol"], "scored on": sample_text(r["result"]), "training data": r["data"] or "—", "seed": p.get("seed", "—"),
                     "hardware": p.get("device", "—"), "git commit": str(p.get("git_commit", "—"))[:12],
                     "result": r["files"]["result"] if r["result"] is not None else "(no result yet)"}
     return pd.DataFrame.from_dict(out, orient="index")
@@ -421,36 +471,54 @@ def differences(data: dict) -> list[str]:
         n = (r.get("settings") or {}).get("pairs")
         if n: out.append(f"{eid}: scored on a seeded sample of about {n} pairs per task (the paper: every pair)")
     if not data["is_replication"]:
-        out.insert(0, f"scale = {data['scale']}: {SMOKE_BANNER}; numbers are not comparable to the paper's")
+        out.insert(0, f"scale = {data['scale']}: {_scale_what(data)}; numbers are not comparable to the paper's")
     return out
 
 # %% ../nbs/11_report.ipynb
+def _legend(ax, title: str = ""):
+    "`title` and the legend of `ax` above the plot, never over the bars (the title alone when nothing is labelled)."
+    if not ax.get_legend_handles_labels()[0]: ax.set_title(title); return None
+    return ax.legend(title=title or None, loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=9, title_fontsize=11, frameon=False)
+
+def _cell_text(ax, im, M, fmt, **kw):
+    "Each value of matrix `M` written in its heatmap cell ('—' when not finite): white on dark cells, black on light ones."
+    for (i, j), x in np.ndenumerate(M):
+        r, g, b, _ = im.cmap(im.norm(x)) if np.isfinite(x) else (1.0, 1.0, 1.0, 1.0)
+        ax.text(j, i, fmt(x) if np.isfinite(x) else "—", ha="center", va="center",
+                color="w" if 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.5 else "k", **kw)   # relative luminance of the cell
+
+def _rest_title(rows, scale) -> str:
+    "Title of the panel of rows without a reported row: 'Before training' only when none of them applies a method."
+    what = ("Before training: no method applied" if all(r["method"] == "pooler" for r in rows)
+            else "Method rows without a reported row" if not any(r["method"] == "pooler" for r in rows) else "Rows without a reported row")
+    return f"{what} (scale {scale})"
+
 def plot_task_bars(data: dict):
     "Grouped bars per task: paper vs reproduced for each compared experiment; the other rows side by side."
     import matplotlib.pyplot as plt
     cols = list(data["paper"]["tasks"]) + ["avg"]
     comp = [r for r in data["experiments"].values() if r["reported"] is not None]
     rest = [r for r in data["experiments"].values() if r["reported"] is None]
-    n = max(len(comp) + bool(rest), 1); ncol = min(n, 3); nrow = -(-n // ncol)
-    fig, grid = plt.subplots(nrow, ncol, figsize=(6 * ncol, 3.6 * nrow), squeeze=False)
-    axes = [list(grid.flat)[:n]]
+    n = max(len(comp) + bool(rest), 1); ncol = min(n, 2); nrow = -(-n // ncol)
+    fig, grid = plt.subplots(nrow, ncol, figsize=(7 * ncol, 4.4 * nrow), squeeze=False)
+    axes = list(grid.flat)[:n]
     for ax in list(grid.flat)[n:]: ax.set_axis_off()
-    x = np.arange(len(cols))
-    for ax, r in zip(axes[0], comp):
+    x = np.arange(len(cols)); titles = ["no experiments"] * n
+    for i, (ax, r) in enumerate(zip(axes, comp)):
         ax.bar(x - 0.2, [r["reported"]["scores"].get(c, math.nan) for c in cols], 0.4, color="#999999",
                label=f"paper ({r['reported']['base_model']}; {SOURCE_KINDS[r['reported']['source']]})")
         ax.bar(x + 0.2, [(r["scores"] or {}).get(c, math.nan) for c in cols], 0.4,
-               label=f"reproduced ({r['base_model']}, {r['scale']})", color="#1f77b4")
-        ax.set_title(r["label"])
+               label=f"reproduced ({r['base_model']}, {r['scale']}; {sample_text(r['result'], short=True)})", color="#1f77b4")
+        titles[i] = r["label"]
     if rest:
-        ax, w = axes[0][len(comp)], 0.8 / len(rest)
+        ax, w = axes[len(comp)], 0.8 / len(rest)
         for i, r in enumerate(rest):
-            ax.bar(x - 0.4 + w * (i + 0.5), [(r["scores"] or {}).get(c, math.nan) for c in cols], w, label=f"{r['id']} ({r['base_model']})")
-        ax.set_title("Before training / no reported row")
-    for ax in axes[0]:
+            ax.bar(x - 0.4 + w * (i + 0.5), [(r["scores"] or {}).get(c, math.nan) for c in cols], w,
+                   label=f"{r['id']} ({r['base_model']}, {r['scale']}; {sample_text(r['result'], short=True)})")
+        titles[len(comp)] = _rest_title(rest, data["scale"])
+    for ax, title in zip(axes, titles):
         ax.set_xticks(x, cols, rotation=45, ha="right"); ax.set_ylabel("Spearman × 100")
-        if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=8, loc="lower right")
-        else: ax.text(0.5, 0.5, "no experiments", ha="center", transform=ax.transAxes)
+        if _legend(ax, title) is None: ax.text(0.5, 0.5, "no experiments", ha="center", transform=ax.transAxes)
     fig.tight_layout(); return fig
 
 def plot_training(data: dict):
@@ -460,10 +528,9 @@ def plot_training(data: dict):
     for eid, r in data["experiments"].items():
         if r["train_loss"]: a1.plot(r["train_loss"]["step"], r["train_loss"]["loss"], label=eid)
         if r["dev"]: a2.plot(r["dev"]["step"], r["dev"]["stsb_dev_spearman"], marker="o", label=eid)
-    a1.set(xlabel="step", ylabel="training loss", title="Training loss"); a2.set(xlabel="step", ylabel="Spearman × 100", title="STS-B dev")
-    for a in (a1, a2):
-        if a.get_legend_handles_labels()[0]: a.legend(fontsize=8)
-        else: a.text(0.5, 0.5, "no training log yet", ha="center", transform=a.transAxes)
+    a1.set(xlabel="step", ylabel="training loss"); a2.set(xlabel="step", ylabel="Spearman × 100")
+    for a, title in ((a1, "Training loss"), (a2, "STS-B dev")):
+        if _legend(a, title) is None: a.text(0.5, 0.5, "no training log yet", ha="center", transform=a.transAxes)
     fig.tight_layout(); return fig
 
 def plot_transfer(data: dict):
@@ -482,9 +549,8 @@ def plot_transfer(data: dict):
     for i, (name, sc, paper) in enumerate(bars):
         ax.bar(x - 0.4 + w * (i + 0.5), [sc.get(c, math.nan) for c in cols], w, label=name, hatch="//" if paper else None,
                alpha=0.55 if paper else 1.0)
-    if not bars: ax.text(0.5, 0.5, "no transfer results yet", ha="center", transform=ax.transAxes)
-    else: ax.legend(fontsize=7, loc="lower right")
-    ax.set_xticks(x, cols); ax.set_ylabel("accuracy × 100"); ax.set_ylim(50, 100); ax.set_title("SentEval transfer tasks")
+    if _legend(ax, "SentEval transfer tasks") is None: ax.text(0.5, 0.5, "no transfer results yet", ha="center", transform=ax.transAxes)
+    ax.set_xticks(x, cols); ax.set_ylabel("accuracy × 100"); ax.set_ylim(50, 100)
     fig.tight_layout(); return fig
 
 def plot_geometry(data: dict):
@@ -496,6 +562,7 @@ def plot_geometry(data: dict):
         ax.scatter(v["uniformity"], v["alignment"], s=60)
         ax.annotate(k, (v["uniformity"], v["alignment"]), textcoords="offset points", xytext=(5, 5), fontsize=8)
     if not geo: ax.text(0.5, 0.5, "no geometry measured yet", ha="center", transform=ax.transAxes)
+    ax.margins(0.2); ax.locator_params(axis="x", nbins=5)   # room for each point's name inside the axes; ticks apart
     ax.set(xlabel="uniformity (lower is better)", ylabel="alignment (lower is better)", title="Alignment vs uniformity (STS-B)")
     fig.tight_layout(); return fig
 
@@ -530,17 +597,16 @@ def plot_baseline_delta(data: dict):
     "Heatmap of Δ (row − its baseline) per task for every row with a baseline; values written in the cells."
     import matplotlib.pyplot as plt
     df = baseline_table(data)
-    fig, ax = plt.subplots(figsize=(1.0 * len(df.columns) + 4, 0.45 * max(len(df), 1) + 1.6))
+    fig, ax = plt.subplots(figsize=(1.0 * len(df.columns) + 4, max(0.45 * len(df) + 1.6, 2.8)))
     if not len(df):
         ax.text(0.5, 0.5, "no row names a baseline", ha="center", transform=ax.transAxes); ax.set_axis_off(); return fig
     v = df.to_numpy(dtype=float); lim = max(float(np.nanmax(np.abs(v))) if np.isfinite(v).any() else 1.0, 0.5)
     im = ax.imshow(v, cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
-    for i in range(v.shape[0]):
-        for j in range(v.shape[1]):
-            ax.text(j, i, "—" if not np.isfinite(v[i, j]) else f"{v[i, j]:+.2f}", ha="center", va="center", fontsize=8)
+    _cell_text(ax, im, v, lambda x: f"{x:+.2f}", fontsize=8)
     ax.set_xticks(range(len(df.columns)), df.columns, rotation=45, ha="right")
-    ax.set_yticks(range(len(df)), [e for e, _ in df.index], fontsize=8)
-    fig.colorbar(im, ax=ax, label="Δ Spearman × 100 vs baseline"); ax.set_title("Difference from our own baseline row")
+    ax.set_yticks(range(len(df)), [textwrap.fill(str(e), 40) for e, _ in df.index], fontsize=8)   # a long label on a few lines
+    scales = _sorted_set([r["scale"] for r in data["experiments"].values() if r["baseline"]], "?")
+    fig.colorbar(im, ax=ax, label="Δ Spearman × 100"); ax.set_title(f"Row − its own baseline row (scale {scales})")
     fig.tight_layout(); return fig
 
 def baseline_html(data: dict) -> str:
@@ -574,8 +640,7 @@ def plot_selection(sel: dict, title: str = ""):
             i, j = ys.index(r[ay]), xs.index(r[ax_])
             if np.isfinite(r[v]) and not r[v] <= M[i, j]: M[i, j] = r[v]   # empty (NaN) or a better setting of the other fields
         im = ax.imshow(M, cmap="viridis", aspect="auto")
-        for (i, j), x in np.ndenumerate(M):
-            if np.isfinite(x): ax.text(j, i, f"{x:.1f}", ha="center", va="center", fontsize=6, color="w" if x < np.nanmean(M) else "k")
+        _cell_text(ax, im, M, lambda x: f"{x:.1f}", fontsize=8)
         for r in grid:
             if r.get("chosen"):
                 ax.add_patch(Rectangle((xs.index(r[ax_]) - .5, ys.index(r[ay]) - .5), 1, 1, fill=False, ec="red", lw=2))
@@ -642,8 +707,8 @@ def plot_sweep(r: dict):
     base = _baseline_avg(r, sw["tasks"])
     if not math.isnan(base): ax.axhline(base, ls="--", color="k", lw=1, label=f"baseline {r['baseline']} ({base:.2f})")
     ax.set_ylabel(f"Spearman × 100, mean of {len(sw['tasks'])} task{'s' * (len(sw['tasks']) > 1)}")
-    ax.set_title(f"{r['label']} ({r['base_model']})", fontsize=10)
-    if ax.get_legend_handles_labels()[0]: ax.legend(fontsize=8)
+    _legend(ax, f"{r['label']} ({r['base_model']}" + (f", {r['scale']}" if r.get("scale") else "")
+                + (f"; {sample_text(r['result'], short=True)}" if r.get("result") else "") + ")")
     fig.tight_layout(); return fig
 
 def isotropy_table(data: dict):
@@ -684,9 +749,7 @@ def plot_layer_grids(data: dict):
         M = df.to_numpy(dtype=float)
         lim = np.nanmax(np.abs(M)) if delta and np.isfinite(M).any() else None
         im = ax.imshow(M, cmap="RdBu" if delta else "viridis", aspect="auto", vmin=-lim if lim else None, vmax=lim)
-        for (i, j), x in np.ndenumerate(M):
-            ax.text(j, i, f"{x:+.1f}" if delta else f"{x:.1f}", ha="center", va="center", fontsize=6,
-                    color="k" if delta or x >= np.nanmean(M) else "w")
+        _cell_text(ax, im, M, (lambda x: f"{x:+.1f}") if delta else (lambda x: f"{x:.1f}"), fontsize=7)
         ax.set_xticks(range(M.shape[1]), df.columns); ax.set_yticks(range(M.shape[0]), df.index)
         ax.set_xlabel("first d dimensions"); ax.set_ylabel("layer")
         ax.set_title(("Δ " if delta else "") + title, fontsize=9); fig.colorbar(im, ax=ax, fraction=0.046)
@@ -708,16 +771,23 @@ def _claim_delta(r: dict, protocol: str):
 _HOLDS = {"higher": lambda d, t: d > 0, "lower": lambda d, t: d < 0, "no-gain": lambda d, t: d <= t, "no-loss": lambda d, t: d >= -t}
 
 def claims_table(data: dict):
-    "pandas DataFrame: each claim of the paper tested on each row with a baseline (Δ avg, whether it holds)."
+    """pandas DataFrame: each claim of the paper tested on each row with a baseline (Δ avg, whether it holds), on the row
+    measured at scale full where it and its baseline were (`data['measured']`), else on the report's own row; `scale` says which."""
     import pandas as pd
     rows = []
     for c in data["paper"].get("claims") or []:
-        for r in data["experiments"].values():
+        for k, r in data["experiments"].items():
             if not r["baseline"] or (c.get("models") and r["base_model"] not in c["models"]): continue
-            d, on = _claim_delta(r, c.get("protocol", "sts"))
-            rows.append({"claim": c["statement"], "row": r["label"], "model": r["base_model"], "on": on, "Δ avg vs baseline": d,
+            use = (data.get("measured") or {}).get(k)
+            d, on = _claim_delta(use, c.get("protocol", "sts")) if use is not None else (None, "")
+            if d is None: use = r; d, on = _claim_delta(r, c.get("protocol", "sts"))
+            cap = (use.get("result") or {}).get("max_pairs") if c.get("protocol", "sts") != "transfer" else None
+            rows.append({"claim": c["statement"], "row": r["label"], "model": r["base_model"], "scale": use.get("scale"),
+                         "on": on + (f" (sample of ≤ {cap:,} pairs per task)" if cap else ""), "Δ avg vs baseline": d,
                          "holds": "not measured" if d is None else ("yes" if _HOLDS[c["expect"]](d, c.get("tolerance", 0.0)) else "no")})
-    return pd.DataFrame(rows, columns=["claim", "row", "model", "on", "Δ avg vs baseline", "holds"])
+    df = pd.DataFrame(rows, columns=["claim", "row", "model", "scale", "on", "Δ avg vs baseline", "holds"])
+    df["Δ avg vs baseline"] = pd.to_numeric(df["Δ avg vs baseline"], errors="coerce")   # None (not measured): NaN, shown as —
+    return df
 
 def claims_html(data: dict) -> str:
     "Each claim with its citation, what it predicts and the verdict on our rows, then the rows testing it."
@@ -729,7 +799,8 @@ def claims_html(data: dict) -> str:
         sub = df[df["claim"] == c["statement"]].drop(columns="claim")
         measured = sub[sub["holds"] != "not measured"]
         verdict = ("no row tests it" if not len(sub) else "not measured yet" if not len(measured)
-                   else f"holds on {int((measured['holds'] == 'yes').sum())} of {len(measured)} rows")
+                   else f"holds on {int((measured['holds'] == 'yes').sum())} of {len(measured)} rows"
+                        + (f" (scale {sc})" if (sc := _sorted_set(measured["scale"], "")) else ""))
         parts.append(fragment("claim", statement=c["statement"], cite=c["cite"], what=what,
                               protocol="transfer accuracy" if c.get("protocol") == "transfer" else "STS Spearman",
                               models=", ".join(c.get("models") or []) or "every model", verdict=verdict)
@@ -745,13 +816,18 @@ def measured_table(data: dict):
     rows, index = [], []
     for k, r in (data.get("measured") or {}).items():
         p = r["provenance"]
-        rows.append({**(r["scores"] or {}), "model": r["base_model"], "n pairs": sum(int(t.get("n", 0)) for t in r["result"]["tasks"].values()),
+        tasks = [t for t in cols[:-1] if not math.isnan((r["scores"] or {}).get(t, math.nan))]
+        base = _baseline_avg(r, tasks) if r["baseline"] and tasks else math.nan
+        delta = float(np.mean([r["scores"][t] for t in tasks])) - base if not math.isnan(base) else math.nan
+        rows.append({**(r["scores"] or {}), "Δ avg vs baseline": delta,
+                     "baseline": (r["baseline"] + ("" if not math.isnan(base) else f" (not measured at {r['scale']})")) if r["baseline"] else "—",
+                     "model": r["base_model"], "scored on": sample_text(r["result"]),
                      "git commit": str(p.get("git_commit", "?"))[:12], "hardware": p.get("device", "?")})
         index.append((r["label"], k))
     if not rows: return pd.DataFrame(columns=cols, dtype=float)
     df = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["row", "experiment"]))
-    df[cols] = df[cols].astype(float).round(2)
-    return df[cols + ["model", "n pairs", "git commit", "hardware"]]
+    df[cols + ["Δ avg vs baseline"]] = df[cols + ["Δ avg vs baseline"]].astype(float).round(2)
+    return df[cols + ["Δ avg vs baseline", "baseline", "model", "scored on", "git commit", "hardware"]]
 
 def measured_baseline_table(data: dict):
     "`baseline_table` of the rows measured at `full` whose baseline (a row of any paper, or a plain one) was measured at `full` too."
@@ -765,23 +841,36 @@ def not_measured(data: dict) -> list[str]:
 
 # %% ../nbs/11_report.ipynb
 def smoke_note(data: dict) -> str:
-    "What numbers at a non-paper scale are (empty at paper scale)."
+    "What numbers at a non-paper scale are, and what they were scored on (empty at paper scale)."
     if data["is_replication"]: return ""
-    models = _sorted_set([r["base_model"] for r in data["experiments"].values()], empty="a small model")
-    if data["experiments"] and all(r["kind"] != "train" for r in data["experiments"].values()):
+    rows = list(data["experiments"].values())
+    models = _sorted_set([r["base_model"] for r in rows], empty="a small model")
+    on = _samples(rows) or "nothing yet (no result)"
+    full = (" The rows measured at scale full (every pair of the 7 tasks) are this report's headline: the first table."
+            if data.get("measured") else "")
+    if rows and all(r["kind"] != "train" for r in rows):
         paper_models = _sorted_set([v["base_model"] for v in data["paper"]["reported"].values()], empty="other models")
         return (f"Every row of this paper is training-free, so at scale '{data['scale']}' its numbers are real measurements of "
-                f"the method on {models}, at full evaluation size — but not a replication: the paper's rows are {paper_models}. "
-                "The question these numbers answer is whether the method helps this model; see the difference from our own "
-                "baseline rows below.")
+                f"the method on {models}, scored on {on}. They do not replicate the paper's table: the paper's rows are "
+                f"{paper_models}. The question these numbers answer is whether the method helps this model; see the "
+                "difference from our own baseline rows below." + full)
     return (f"Numbers at scale '{data['scale']}' are a pipeline check, not a replication: the same code runs end to end, "
             f"but it starts from an already trained sentence encoder ({models}) and trains for a few dozen steps on a "
-            "small corpus derived from the evaluation data, so they are no evidence about the paper's claims.")
+            f"small corpus derived from the evaluation data, scored on {on}; so they are no evidence about the paper's claims." + full)
+
+def check_heading_html(data: dict) -> str:
+    "The heading between the headline (rows measured at full) and the rest of the report, which is at the params' scale ('' without measured rows)."
+    if not data.get("measured") or data["is_replication"]: return ""
+    kind, _ = scale_banner(data)
+    what = "the pipeline's check (CI)" if kind == "check" else f"CI's run on {_samples(data['experiments'].values()) or 'no result yet'}"
+    return fragment("section", title=f"Scale {data['scale']}: {what}",
+                    text=f"Everything below is from the pipeline's run at scale {data['scale']} (params.yaml), not from the "
+                         "full measurements above; each number says its scale and how many pairs it was scored on.")
 
 FRAGMENTS = {
     "header": """<h1>Replication report: {{ paper.title }}</h1>
 <p>{{ paper.authors | join(", ") }}. {{ paper.venue }}, {% if paper.arxiv is defined and paper.arxiv %}arXiv {{ paper.arxiv }}{% else %}{{ paper.url }}{% endif %}{% if paper.version is defined and paper.version %}, {{ paper.version }}{% endif %}.</p>
-{% if not is_replication %}<div class="smoke-banner" style="border:3px solid #c00;background:#fee;color:#900;padding:10px;font-size:1.3em;font-weight:bold;margin:8px 0">{{ banner }}</div>
+{% if not is_replication %}<div class="smoke-banner banner-{{ kind }}" style="{{ styles[kind] }};padding:10px;font-size:1.3em;font-weight:bold;margin:8px 0">{{ banner }}</div>
 <p class="smoke-note">{{ note }}</p>{% endif %}
 {% if paper.report_note is defined and paper.report_note %}<p class="report-note" style="border:2px solid #06c;background:#eef5ff;padding:6px;margin:4px 0">{{ paper.report_note }}</p>{% endif %}
 {% for s in stale %}<div class="stale" style="border:2px solid #c60;background:#fff4e5;padding:6px;margin:4px 0">stale: {{ s }}</div>{% endfor %}""",
@@ -794,6 +883,9 @@ FRAGMENTS = {
     "claim": """<h3 class="claim">{{ statement }}</h3><p>Where: {{ cite }}. Tested on: {{ protocol }} average of each row against its baseline, for {{ models }}; the claim predicts that {{ what }}. <strong>Verdict on our rows: {{ verdict }}.</strong></p>""",
 }
 
+BANNER_STYLES = {"check": "border:3px solid #c00;background:#fee;color:#900",          # a pipeline check: red
+                 "measurement": "border:3px solid #06c;background:#eef5ff;color:#036"}  # real measurements on our models: blue
+
 def fragment(name: str, **ctx) -> str:
     """The HTML of template `name` of FRAGMENTS rendered with `ctx`, every value escaped (jinja2's autoescape: markupsafe, as
     `sembed.core.html_escape`). The report's only way to put a string into HTML besides pandas' escaped tables."""
@@ -803,8 +895,9 @@ def fragment(name: str, **ctx) -> str:
 
 def header_html(data: dict) -> str:
     "Title, authors, the smoke banner and note (when not at paper scale) and stale-result warnings."
-    return fragment("header", paper=data["paper"], is_replication=data["is_replication"], banner=SMOKE_BANNER,
-                    note=smoke_note(data), stale=data["stale"])
+    kind, banner = scale_banner(data)
+    return fragment("header", paper=data["paper"], is_replication=data["is_replication"], banner=banner, kind=kind,
+                    styles=BANNER_STYLES, note=smoke_note(data), stale=data["stale"])
 
 def provenance_html(data: dict) -> str:
     "The provenance header as a two-column table of class 'provenance'."
@@ -847,7 +940,8 @@ def measured_html(data: dict) -> str:
     "The measured-at-full tables (classes 'measured', 'measured-baseline'), stale warnings and the rows not measured."
     df = measured_table(data)
     if not len(df): return ""
-    html = df.to_html(classes="measured", na_rep="—", float_format=lambda v: f"{v:.2f}")
+    html = df.to_html(classes="measured", na_rep="—", float_format=lambda v: f"{v:.2f}",
+                      formatters={"Δ avg vs baseline": lambda v: "—" if v != v else f"{v:+.2f}"})
     bt = measured_baseline_table(data)
     if len(bt): html += "<p>Against each row's own baseline, both at scale <code>full</code> (Δ Spearman × 100):</p>" + \
                         bt.to_html(classes="measured-baseline", na_rep="—", float_format=lambda v: f"{v:+.2f}")
@@ -926,9 +1020,17 @@ def render_reports(paper_ids,          # registry ids, e.g. params.yaml's `paper
         return [Path(p) for p in ex.map(_render_one, todo)]
 
 # %% ../nbs/11_report.ipynb
-LEADERBOARD_COLUMNS = ["paper", "experiment", "label", "method", "kind", "base_model", "scale", "protocol", *STS_COLUMNS,
-                       "avg", "paper_avg", "delta_avg", "paper_source", *TRANSFER_COLUMNS, "transfer_avg", "paper_transfer_avg",
-                       "delta_transfer_avg", "paper_transfer_source", "status", "git_commit"]
+LEADERBOARD_COLUMNS = ["paper", "experiment", "label", "method", "kind", "base_model", "scale", "protocol", "n", "max_pairs",
+                       *STS_COLUMNS, "avg", "baseline", "delta_baseline", "paper_avg", "delta_avg", "paper_source", *TRANSFER_COLUMNS,
+                       "transfer_avg", "paper_transfer_avg", "delta_transfer_avg", "paper_transfer_source", "status", "git_commit"]
+
+def _baseline_delta(res, bres) -> float | None:
+    "Mean Spearman of result `res` minus its baseline result's `bres` over `res`'s tasks (None: no baseline result, another model, or a task it lacks)."
+    if res is None or bres is None or not same_model(res.get("model"), bres.get("model")): return None
+    a, b = scores_of(res, STS_COLUMNS), scores_of(bres, STS_COLUMNS)
+    tasks = [t for t in STS_COLUMNS if not math.isnan(a[t])]
+    if not tasks or any(math.isnan(b[t]) for t in tasks): return None
+    return round(float(np.mean([a[t] for t in tasks]) - np.mean([b[t] for t in tasks])), 2)
 
 def _transfer_columns(tr, paper, compare) -> dict:
     "Leaderboard transfer columns of one row: accuracies, their mean, the paper's mean and Δ (None where absent)."
@@ -942,7 +1044,9 @@ def _transfer_columns(tr, paper, compare) -> dict:
             "paper_transfer_source": rep["source"] if ok else None}
 
 def leaderboard_rows(root=".") -> list[dict]:
-    "One dict per experiment of `root`/params.yaml that has a result (every paper's rows and the plain baselines), then per row measured once under measured/<scale>/."
+    """One dict per experiment of `root`/params.yaml that has a result (every paper's rows and the plain baselines), then per row
+    measured once under measured/<scale>/; `n` pairs scored (`max_pairs`: a sample's cap), Δ against the row's `baseline` in
+    the same results tree (so at the same scale), `status` of a measured row ('stale' and `why`)."""
     root = Path(root)
     params = load_params(root / "params.yaml")
     exps = params.get("experiments")
@@ -954,49 +1058,55 @@ def leaderboard_rows(root=".") -> list[dict]:
         spec = exps[eid]
         res = read_json(result_files(tree, eid)["result"])
         if res is None: continue
+        if tree != root and (read_json(result_files(root, eid)["result"]) or {}).get("scale") == tree.name: continue   # the pipeline's own run at that scale
         spec = spec if isinstance(spec, dict) else {}
         pid = res.get("paper", spec.get("paper"))
         paper = reg.get(pid) if pid else None
         rep = (paper or {}).get("reported", {}).get(res.get("compare")) if res.get("compare") else None
-        status = ""
+        status, why = "", []
         if tree != root:   # a row measured once: stale when its settings or its method's code changed since (sembed.measure)
             from sembed.experiments import experiment
-            try: status = row_status(experiment(params, eid, tree.name, data_root=root / "data"), tree, tree.name)["status"]
-            except SembedError: status = "stale"   # no longer configured at that scale
-            status = "" if status == "current" else status
+            try: st = row_status(experiment(params, eid, tree.name, data_root=root / "data"), tree, tree.name)
+            except SembedError as e: st = {"status": "stale", "why": [f"{eid}: no longer configured at scale {tree.name} ({e})"]}
+            status, why = ("", []) if st["status"] == "current" else (st["status"], st["why"])
+        b = spec.get("baseline")
+        ss = sample_size(res)
         sc = scores_of(res, STS_COLUMNS)
         ok = rep is not None and not rep.get("reference_only") and res.get("protocol") == paper.get("protocol", "senteval") \
              and rep["scores"].get("avg") is not None
         rows.append({"paper": pid, "experiment": eid, "label": spec.get("label") or eid, "method": res.get("method", spec.get("method")),
                      "kind": res.get("kind"), "base_model": res.get("model"),
                      "scale": res.get("scale") or (res.get("provenance") or {}).get("scale"), "protocol": res.get("protocol"),
-                     **{t: round(sc[t], 2) for t in STS_COLUMNS},
+                     "n": ss["n"], "max_pairs": ss["max_pairs"], **{t: round(sc[t], 2) for t in STS_COLUMNS},
                      "avg": round(sc["avg"], 2) if not any(math.isnan(sc[t]) for t in STS_COLUMNS) else None,   # a 7-task mean only
+                     "baseline": b, "delta_baseline": _baseline_delta(res, read_json(result_files(tree, b)["result"]) if b else None),
                      "paper_avg": rep["scores"]["avg"] if ok else None,
                      "delta_avg": round(sc["avg"] - rep["scores"]["avg"], 2) if ok else None,
                      "paper_source": rep["source"] if ok else None,   # which kind of row paper_avg / delta_avg are taken against
                      **_transfer_columns(read_json(result_files(tree, eid)["transfer"]), paper, res.get("compare")),
-                     "status": status, "git_commit": (res.get("provenance") or {}).get("git_commit")})
+                     "status": status, "git_commit": (res.get("provenance") or {}).get("git_commit"), "why": why})
     return rows
 
 def leaderboard_frame(rows: list[dict]):
     "pandas DataFrame of leaderboard rows with the columns of LEADERBOARD_COLUMNS."
     import pandas as pd
-    return pd.DataFrame(rows, columns=LEADERBOARD_COLUMNS)
+    df = pd.DataFrame(rows, columns=LEADERBOARD_COLUMNS)
+    return df.astype({"n": "Int64", "max_pairs": "Int64"})   # counts stay integers beside the rows that have none
 
 # %% ../nbs/11_report.ipynb
 SORT_JS = """
 document.querySelectorAll('table.sortable').forEach(function (table) {
   var heads = table.tHead ? table.tHead.rows[0].cells : [];
+  var key = function (cell) { var k = cell.getAttribute('data-sort'); return (k === null ? cell.textContent : k).trim(); };
   Array.prototype.forEach.call(heads, function (th, col) {
-    th.title = 'click to sort';
+    th.title = th.title || 'click to sort';
     th.addEventListener('click', function () {
       var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
       var asc = th.getAttribute('data-dir') !== 'asc';
       Array.prototype.forEach.call(heads, function (h) { h.removeAttribute('data-dir'); });
       th.setAttribute('data-dir', asc ? 'asc' : 'desc');
       rows.sort(function (a, b) {
-        var x = a.cells[col].textContent.trim(), y = b.cells[col].textContent.trim();
+        var x = key(a.cells[col]), y = key(b.cells[col]);
         if (x === '' || y === '') return (x === '') - (y === '');   // empty cells last
         var nx = Number(x), ny = Number(y);
         var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
@@ -1006,57 +1116,132 @@ document.querySelectorAll('table.sortable').forEach(function (table) {
     });
   });
 });
+function openDetails() {   // a row's "details" link: the table of every column, opened at that row
+  if (location.hash.indexOf('#d-') !== 0) return;
+  document.getElementById('all-columns').open = true;
+  var row = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+  if (row) row.scrollIntoView();
+}
+window.addEventListener('hashchange', openDetails);
+openDetails();
 """
+
+COMPACT_COLUMNS = ["row", "model", "scale", "n", *STS_COLUMNS, "avg", "Δ baseline", "links"]   # the page's tables; every column: the details
 
 LEADERBOARD_PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>sembed leaderboard</title>
 <style>
-body { font-family: sans-serif; margin: 2em; }
-table { border-collapse: collapse; }
-th, td { border: 1px solid #ccc; padding: 4px 8px; }
-td { text-align: right; }
+body { font-family: sans-serif; margin: 1.5em; max-width: 1340px; line-height: 1.35; }
+table { border-collapse: collapse; font-size: 14px; }
+th, td { border: 1px solid #ccc; padding: 3px 6px; }
+td { text-align: right; white-space: nowrap; }
+td.row { text-align: left; white-space: normal; min-width: 16em; max-width: 26em; }
+td.row .id { display: block; color: #666; font-size: 12px; }
 th { cursor: pointer; background: #eee; }
 th[data-dir=asc]::after { content: " \\25B2"; }
 th[data-dir=desc]::after { content: " \\25BC"; }
-.smoke-note { border: 2px solid #c00; background: #fee; color: #900; padding: 6px; }
+tr.stale td { background: #fff4e5; }
+tr:target td { background: #ffffcc; }
+.badge { display: inline-block; border-radius: 3px; padding: 0 5px; font-size: 12px; font-weight: bold; color: #fff; background: #c60; }
+.check-note { border: 2px solid #c00; background: #fee; color: #900; padding: 6px; }
+.scroll { overflow-x: auto; max-width: 100%; }
+details summary { cursor: pointer; margin: 6px 0; }
 </style></head><body>
 <h1>sembed leaderboard</h1>
-<p>Spearman × 100 per STS task, one row per experiment of <code>params.yaml</code> that has a result; every row of
-one protocol is scored by the same evaluator. <code>paper_avg</code> and <code>delta_avg</code> (reproduced − paper)
-are filled where the row names a reported row of its paper and was scored with the paper's protocol;
-<code>paper_source</code> says what kind of source that reported row was copied from (<code>paper-table</code>,
-<code>paper-table-image</code>: transcribed from an image, <code>authors-readme</code>: the authors' README of released
-checkpoints, <code>authors-raw-results</code>, <code>third-party</code>: a later paper's or list's re-tabulation).
-MR … MRPC are SentEval transfer-task accuracies × 100 (logistic regression on frozen embeddings), filled for the
-rows of <code>params.yaml</code>'s <code>transfer.experiments</code>; <code>transfer_avg</code> is their mean and
-<code>delta_transfer_avg</code> its difference from the paper's reported row (<code>paper_transfer_source</code>: its kind of source).
-Click a column header to sort.</p>
-<p class="smoke-note">Rows at scale <em>smoke</em> are smoke runs — not replications: pipeline checks that start
-from an already trained encoder, so their Δ says nothing about the paper's claims. The same holds for every scale
-other than <em>paper</em>; the scale column says so on each such row.</p>
-{% if not n_rows %}<p>No reproduced results yet: run the pipeline (dvc repro) first.</p>{% endif %}
-{{ table | safe }}
+<p>Spearman × 100 per STS task: one row per experiment of <code>params.yaml</code> with a result, every row of one protocol
+scored by the same evaluator, on our models (MiniLM-L6, SmolLM2-135M), not the papers'. <b>n</b>: pairs scored, over the row's
+tasks. <b>avg</b>: the mean of the 7 tasks (empty for a row scored on fewer). <b>Δ baseline</b>: the row minus its own
+baseline (params.yaml <code>baseline:</code>, e.g. the same model without the method), both at the row's scale and over the
+row's tasks. Links: the paper's report, and every column of the row (transfer tasks, the paper's reported average and
+Δ, its kind of source, git commit), as in <code>leaderboard.csv</code>. Click a column header to sort.</p>
+<h2 id="headline">Headline: rows measured at scale full</h2>
+<p>Every pair of the 7 tasks, measured once and committed under <code>measured/full/results/</code> (CI does not repeat them).
+<span class="badge">stale</span>: the row's settings in params.yaml or its method's code changed since it was measured
+(<code>invoke measure --stale</code> re-runs it); hover over the mark for why.</p>
+{% if headline %}{{ table(headline, "headline") }}{% else %}<p class="no-headline">No row has been measured at scale full yet.</p>{% endif %}
+{% if not_measured %}<details class="not-measured"><summary>{{ not_measured | length }} rows not measured at scale full yet: their only numbers are the pipeline check below</summary>
+<ul>{% for r in not_measured %}<li>{{ r.label }} <code>{{ r.experiment }}</code></li>{% endfor %}</ul></details>{% endif %}
+<h2 id="pipeline-check">Pipeline check (scale smoke): not results</h2>
+<p class="check-note">CI's smoke run of the pipeline: many rows are scored on a seeded sample of each task's pairs or on
+STS-B alone (<b>n</b> and the empty task columns say which), and the trained rows start from an already trained encoder and
+train for a few dozen steps, so these numbers check that the code runs end to end; they are no replication and say
+nothing about the papers' claims.</p>
+{% if check %}{{ table(check, "pipeline-check") }}{% else %}<p>No smoke results yet: run the pipeline (dvc repro) first.</p>{% endif %}
+<h2 id="details">Every column</h2>
+<details id="all-columns"><summary>Every column of every row, as <code>leaderboard.csv</code> (click to open)</summary>
+<div class="scroll"><table class="sortable leaderboard-details">
+<thead><tr>{% for c in columns %}<th>{{ c }}</th>{% endfor %}</tr></thead>
+<tbody>{% for r in details %}<tr id="{{ r.id }}"{% if r.stale %} class="stale"{% endif %}>{% for v in r.cells %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</tbody>
+</table></div></details>
 <script>{{ sort_js | safe }}</script>
 </body></html>
 """
 
-def leaderboard_html(rows: list[dict]) -> str:
-    "A self-contained HTML page with a click-to-sort table of `rows` (non-paper scales marked as not replications)."
-    import jinja2, pandas as pd
-    df = leaderboard_frame(rows)
-    shown = df.astype(object).where(df.notna(), "")
-    for c in [*STS_COLUMNS, "avg", "paper_avg", "delta_avg", *TRANSFER_COLUMNS, "transfer_avg", "paper_transfer_avg", "delta_transfer_avg"]:
-        shown[c] = [("" if v == "" else f"{float(v):.2f}") for v in shown[c]]
-    shown["scale"] = [s if s in ("paper", "") else f"{s} — not a replication" for s in shown["scale"]]
-    table = shown.to_html(classes="sortable leaderboard", index=False, border=0)
+COMPACT_TABLE = """<table class="sortable leaderboard {{ cls }}">
+<thead><tr>{% for c, tip in heads %}<th title="{{ tip }}">{{ c }}</th>{% endfor %}</tr></thead>
+<tbody>{% for r in rows %}<tr class="{{ r.cls }}" data-experiment="{{ r.experiment }}" data-scale="{{ r.scale }}">
+<td class="row" data-sort="{{ r.label }}">{{ r.label }}{% if r.status %} <span class="badge" title="{{ r.why }}">{{ r.status }}</span>{% endif %}<span class="id">{{ r.paper or "plain baseline" }} · {{ r.experiment }}</span></td>
+<td>{{ r.model }}</td><td>{{ r.scale }}</td><td class="n" data-sort="{{ r.n }}" title="{{ r.n_title }}">{{ r.n_text }}</td>
+{% for v in r.tasks %}<td>{{ v }}</td>{% endfor %}<td class="avg">{{ r.avg }}</td><td class="delta" title="{{ r.delta_title }}">{{ r.delta }}</td>
+<td class="links">{% if r.report %}<a href="{{ r.report }}">report</a> · {% endif %}<a href="#{{ r.id }}">details</a></td></tr>
+{% endfor %}</tbody></table>"""
+
+def _num2(v, signed=False) -> str:
+    "Two decimals ('' for a missing number)."
+    if v is None or (isinstance(v, float) and math.isnan(v)): return ""
+    return f"{v:+.2f}" if signed else f"{v:.2f}"
+
+def _compact_row(r: dict, labels: dict, reports) -> dict:
+    "What the compact table shows of leaderboard row `r`."
+    n, cap, sc = r.get("n"), r.get("max_pairs"), r["scale"]
+    k = sum(r.get(t) is not None and not (isinstance(r[t], float) and math.isnan(r[t])) for t in STS_COLUMNS)
+    b = r.get("baseline")
+    return {"id": f"d-{sc}-{r['experiment']}", "label": r["label"], "experiment": r["experiment"], "paper": r["paper"],
+            "status": r.get("status") or "", "why": "; ".join(r.get("why") or []) or r.get("status") or "",
+            "cls": "stale" if r.get("status") else "", "model": r["base_model"], "scale": sc,
+            "n": "" if n is None else n, "n_text": "" if n is None else f"{n:,}" + (" (sample)" if cap else ""),
+            "n_title": f"pairs scored over {k} task(s): " + (f"a seeded sample of at most {cap:,} pairs per task" if cap else "every pair"),
+            "tasks": [_num2(r.get(t)) for t in STS_COLUMNS], "avg": _num2(r.get("avg")), "delta": _num2(r.get("delta_baseline"), True),
+            "delta_title": ("no baseline named in params.yaml" if not b else
+                            f"{r['label']} − {labels.get(b, b)} ({b}), both at scale {sc}" if r.get("delta_baseline") is not None
+                            else f"baseline {b}: no result at scale {sc} (or another model or fewer tasks)"),
+            "report": f"{r['paper']}.html" if r["paper"] in reports else None}
+
+def leaderboard_html(rows: list[dict], reports=()) -> str:
+    """A self-contained HTML page of `rows`: the headline table (rows at a scale of HEADLINE_SCALES: measured at full), the
+    rows not measured there, the pipeline's check (smoke rows) in a table of its own, and every column (`LEADERBOARD_COLUMNS`)
+    one click away; each table click-to-sort. `reports`: the paper ids whose report page sits beside it (linked)."""
+    import jinja2, markupsafe, pandas as pd
     env = jinja2.Environment(autoescape=True)
-    return env.from_string(LEADERBOARD_PAGE).render(table=table, n_rows=len(rows), sort_js=SORT_JS)
+    labels = {r["experiment"]: r["label"] for r in rows}
+    tips = {"row": "the row's label (params.yaml), its paper and experiment id", "model": "base model", "scale": "params.yaml scale of the run",
+            "n": "pairs scored, over the row's tasks", "avg": "mean of the 7 tasks (empty for fewer)",
+            "Δ baseline": "row − its own baseline (params.yaml baseline:), same scale, over the row's tasks",
+            "links": "the paper's report; every column of the row"}
+    heads = [(c, tips.get(c, f"{c}: Spearman × 100")) for c in COMPACT_COLUMNS]
+    table = lambda rs, cls: markupsafe.Markup(env.from_string(COMPACT_TABLE).render(   # rendered with autoescape: safe to nest
+        heads=heads, cls=cls, rows=[_compact_row(r, labels, set(reports)) for r in rs]))
+    headline = [r for r in rows if r["scale"] in HEADLINE_SCALES]
+    check = [r for r in rows if r["scale"] not in HEADLINE_SCALES]
+    done = {r["experiment"] for r in headline}
+    not_measured = list({r["experiment"]: r for r in check if r["experiment"] not in done}.values())
+    df = leaderboard_frame(rows)
+    floats = {*STS_COLUMNS, "avg", "paper_avg", *TRANSFER_COLUMNS, "transfer_avg", "paper_transfer_avg"}
+    signed = {"delta_baseline", "delta_avg", "delta_transfer_avg"}
+    cell = lambda c, v: ("" if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else
+                         _num2(float(v), c in signed) if c in floats | signed else str(v))
+    details = [{"id": f"d-{r['scale']}-{r['experiment']}", "stale": bool(r.get("status")),
+                "cells": [cell(c, v) for c, v in zip(LEADERBOARD_COLUMNS, rec)]}
+               for r, rec in zip(rows, df.astype(object).itertuples(index=False, name=None))]
+    return env.from_string(LEADERBOARD_PAGE).render(headline=headline, check=check, not_measured=not_measured, table=table,
+                                                    columns=LEADERBOARD_COLUMNS, details=details, sort_js=SORT_JS)
 
 def render_leaderboard(root=".", out_dir="reports"):
     "Write `<out_dir>/leaderboard.html` and `leaderboard.csv` from every experiment's result."
     root = Path(root).resolve()
     out = Path(out_dir) if Path(out_dir).is_absolute() else root / out_dir
     rows = leaderboard_rows(root)
+    reports = {r["paper"] for r in rows if r["paper"] and (out / f"{r['paper']}.html").exists()}   # rendered beside it: linked
     with atomic_path(out / "leaderboard.csv") as t: leaderboard_frame(rows).to_csv(t, index=False, lineterminator="\n")
-    with atomic_path(out / "leaderboard.html") as t: t.write_text(leaderboard_html(rows), encoding="utf-8")
+    with atomic_path(out / "leaderboard.html") as t: t.write_text(leaderboard_html(rows, reports), encoding="utf-8")
     return out / "leaderboard.html"

@@ -9,7 +9,7 @@ import yaml
 from bs4 import BeautifulSoup
 from sembed.core import SembedError, load_params
 from sembed.registry import STS_COLUMNS, paper_ids
-from sembed.report import (LEADERBOARD_COLUMNS, SMOKE_BANNER, SYNTHETIC_NOTE, differences, render_leaderboard,
+from sembed.report import (LEADERBOARD_COLUMNS, SMOKE_BANNER, SYNTHETIC_NOTE, differences, plot_task_bars, render_leaderboard,
                            render_report, report_data, synthetic_results)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -217,13 +217,20 @@ def test_leaderboard(rendered):
     assert df.loc[~df.experiment.isin(["simcse-unsup", "simcse-sup"]), "paper_source"].isna().all()
     assert df.loc[~df.experiment.isin(["simcse-unsup", "simcse-sup"]), ["paper_avg", "delta_avg"]].isna().all().all()
     soup = BeautifulSoup((root / "reports/leaderboard.html").read_text(), "html.parser")
-    t = soup.select_one("table.sortable")
-    assert t and soup.find("script") and "smoke runs — not replications" in soup.find(class_="smoke-note").get_text()
+    # nothing measured at full here: no headline number; every smoke row in the pipeline check, said to be one
+    from sembed.report import COMPACT_COLUMNS
+    assert soup.select_one("p.no-headline") and not soup.select("table.headline")
+    assert "no replication" in soup.select_one("p.check-note").get_text() and soup.find("script")
+    t = soup.select_one("table.pipeline-check")
     heads = [th.get_text(strip=True) for th in t.select("thead th")]
-    assert heads == LEADERBOARD_COLUMNS
-    rows = [[td.get_text(strip=True) for td in tr.find_all("td")] for tr in t.select("tbody tr")]
-    assert len(rows) == len(plain) + 4 and all(r[heads.index("scale")] == "smoke — not a replication" for r in rows)
+    assert heads == COMPACT_COLUMNS
+    rows = [[td.get_text(" ", strip=True) for td in tr.find_all("td")] for tr in t.select("tbody tr")]
+    assert len(rows) == len(plain) + 4 and all(r[heads.index("scale")] == "smoke" for r in rows)
     assert "None" not in t.get_text() and "nan" not in t.get_text()
+    # every column of every row one click away, as the CSV
+    d = soup.select_one("details#all-columns table")
+    assert [th.get_text(strip=True) for th in d.select("thead th")] == LEADERBOARD_COLUMNS and len(d.select("tbody tr")) == len(rows)
+    assert "None" not in d.get_text() and "nan" not in d.get_text()
 
 
 def test_transfer_in_report_and_leaderboard(rendered):
@@ -427,3 +434,96 @@ def test_report_and_leaderboard_escape_every_string(tmp_path):
     for k in rows:   # the sweep's heading and the layer grid's, each showing the label as text
         assert heads.count(f"{XSS[0]} {k} {XSS[1]}") == 2, (k, heads)
     assert f"{XSS[0]} {XSS[1]}" in soup.select_one("table.provenance").get_text() and soup.select("table.sweep")
+
+
+def _measured_tree(tmp_path, paper, rows, params=None):
+    "A smoke tree of `paper` (synthetic) with `rows` also 'measured at full' (synthetic, seed 1) under measured/full/results/."
+    root = synthetic_results(tmp_path / "repo", paper, scale="smoke", params=params)
+    full = synthetic_results(tmp_path / "full", paper, scale="full", seed=1, params=params)
+    (root / "measured/full/results").mkdir(parents=True)
+    for k in rows:
+        for suffix in (".json", ".train.json"): shutil.copy(full / f"results/{k}{suffix}", root / "measured/full/results")
+    return root, full
+
+
+def test_leaderboard_headline_is_full_rows(tmp_path):
+    """Issue 28 point 4, issue 31 point 5: the leaderboard's headline table holds the rows measured at full (their numbers,
+    n, Δ against their own baseline at full, a link to the report and to every column), the smoke rows only the pipeline
+    check below it; both compact (≤ 14 columns); the rows not measured at full are named; a stale row is marked."""
+    import pandas as pd
+    from sembed.report import COMPACT_COLUMNS
+    measured = ["simcse-base-cls-before-pooler", "simcse-unsup"]   # unsup and its baseline
+    root, full = _measured_tree(tmp_path, "simcse", measured)
+    (root / "reports").mkdir(); (root / "reports/simcse.html").write_text("<html></html>")   # a rendered report beside it
+    soup = BeautifulSoup(render_leaderboard(root).read_text(), "html.parser")
+    head, check = soup.select_one("table.headline"), soup.select_one("table.pipeline-check")
+    for t in (head, check):
+        heads = [th.get_text(strip=True) for th in t.select("thead th")]
+        assert heads == COMPACT_COLUMNS and len(heads) <= 14 and "n" in heads
+    rows = {tr["data-experiment"]: tr for tr in head.select("tbody tr")}
+    assert list(rows) == measured and all(tr["data-scale"] == "full" for tr in rows.values())
+    res = {k: json.loads((full / f"results/{k}.json").read_text()) for k in measured}
+    smoke = {k: json.loads((root / f"results/{k}.json").read_text()) for k in PAPER_ROWS}
+    u = [td.get_text(" ", strip=True) for td in rows["simcse-unsup"].find_all("td")]
+    assert u[COMPACT_COLUMNS.index("scale")] == "full" and u[COMPACT_COLUMNS.index("n")] == "7,000"   # every pair, 7 tasks
+    assert u[COMPACT_COLUMNS.index("avg")] == f"{res['simcse-unsup']['avg']:.2f}"
+    assert u[COMPACT_COLUMNS.index("Δ baseline")] == f"{res['simcse-unsup']['avg'] - res['simcse-base-cls-before-pooler']['avg']:+.2f}"
+    links = {a.get_text(): a["href"] for a in rows["simcse-unsup"].select("td.links a")}
+    assert links == {"report": "simcse.html", "details": "#d-full-simcse-unsup"} and soup.select_one("#d-full-simcse-unsup")
+    # smoke numbers never in the headline; every smoke row in the pipeline check, with its sample size
+    assert not any(f"{r['avg']:.2f}" in head.get_text() for r in smoke.values())
+    chk = {tr["data-experiment"]: tr for tr in check.select("tbody tr")}
+    assert set(PAPER_ROWS) <= set(chk) and all(tr["data-scale"] == "smoke" for tr in chk.values())
+    assert chk["simcse-unsup"].select_one("td.n").get_text() == "3,500 (sample)"
+    assert f"{smoke['simcse-unsup']['avg']:.2f}" in chk["simcse-unsup"].get_text()
+    assert not chk["minilm-avg"].select("td.links a[href$='.html']")   # a plain baseline: no report to link
+    named = [li.code.get_text() for li in soup.select("details.not-measured li")]
+    assert "simcse-sup" in named and "simcse-base-cls" in named and not set(measured) & set(named)
+    df = pd.read_csv(root / "reports/leaderboard.csv")   # every column stays in the CSV
+    assert list(df.columns) == LEADERBOARD_COLUMNS and {"n", "max_pairs", "delta_baseline"} <= set(df.columns)
+    f = df[(df.experiment == "simcse-unsup") & (df.scale == "full")].iloc[0]
+    assert f["n"] == 7000 and pd.isna(f["max_pairs"]) and abs(f["delta_baseline"] - float(u[COMPACT_COLUMNS.index("Δ baseline")])) < 1e-9
+    # a changed setting: the measured row is stale, marked in the headline with why
+    p = load_params(root / "params.yaml"); p["experiments"]["simcse-unsup"]["scales"]["smoke"]["learning_rate"] = 1.0e-4
+    (root / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+    soup = BeautifulSoup(render_leaderboard(root).read_text(), "html.parser")
+    stale = soup.select("table.headline tr.stale")
+    assert [tr["data-experiment"] for tr in stale] == ["simcse-unsup"]
+    badge = stale[0].select_one(".badge")
+    assert badge.get_text() == "stale" and "learning_rate" in badge["title"]
+
+
+def test_training_free_report_labels(tmp_path):
+    """Issue 31 point 4 and issue 28 point 4 on a training-free paper with rows measured at full (PromptEOL, SmolLM2):
+    the banner says real measurement on our model (not 'not a replication'), the note gives the smoke sample (not 'full
+    evaluation size'), the full rows come first with Δ against their baseline at full, every row says what it was scored on."""
+    rows = ["smollm2-last-token", "prompteol-smollm2"]
+    root, full = _measured_tree(tmp_path, "prompteol", rows)
+    soup = BeautifulSoup(render_report("prompteol", root=root, template=TEMPLATE).read_text(), "html.parser")
+    banner = soup.select_one(".smoke-banner")
+    assert "banner-measurement" in banner["class"] and "real measurement on smollm2-135m" in banner.get_text()
+    assert "not a replication" not in banner.get_text() and "≤ 345 pairs per task" in banner.get_text()
+    note = soup.select_one(".smoke-note").get_text()
+    assert "full evaluation size" not in note and "≤ 345 pairs per task" in note
+    first = soup.find("table")   # the headline: the rows measured at full, before anything at smoke
+    assert "measured" in first["class"]
+    res = {k: json.loads((full / f"results/{k}.json").read_text()) for k in rows}
+    cells = [td.get_text(strip=True) for td in first.select("tbody tr")[0].find_all("td")]
+    assert f"{res['prompteol-smollm2']['avg']:.2f}" in cells
+    assert f"{res['prompteol-smollm2']['avg'] - res['smollm2-last-token']['avg']:+.2f}" in cells   # Δ vs its baseline, both at full
+    assert "n = 7,000, every pair of 7 tasks" in cells
+    assert soup.find("h2", string=lambda s: s and s.startswith("Scale smoke:"))   # the rest is said to be at smoke
+    comp = soup.select_one("table.comparison").get_text(" ")
+    assert "(smollm2-135m, smoke) — n = 2,415, sample of ≤ 345 pairs per task, 7 tasks" in comp
+    assert "scored on" in [th.get_text() for th in soup.select("table.row-provenance thead th")]
+
+
+def test_chart_titles_say_what_the_rows_are(tmp_path):
+    "Issue 31 point 4: the per-task panel of method rows without a reported row is not titled 'Before training'."
+    import matplotlib; matplotlib.use("Agg")
+    titles = lambda f: [a.get_title() or (a.get_legend().get_title().get_text() if a.get_legend() else "") for a in f.axes]
+    for paper in ("ditto", "prompteol"):
+        t = titles(plot_task_bars(report_data(paper, synthetic_results(tmp_path / paper, paper))))
+        assert not any("Before training" in x for x in t) and "Method rows without a reported row (scale smoke)" in t, (paper, t)
+    t = titles(plot_task_bars(report_data("simcse", synthetic_results(tmp_path / "simcse"))))
+    assert "Before training: no method applied (scale smoke)" in t   # SimCSE's poolers before training: said so
