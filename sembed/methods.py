@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
-from .core import fail
+from .core import fail, unknown, unknown_text
 
 # %% auto 0
 __all__ = ['NLI_LABELS', 'TRIPLET_COLUMNS', 'CORPUS_KINDS', 'CORPORA', 'KINDS', 'METHODS', 'Options', 'validation_message',
@@ -27,7 +27,7 @@ def validation_message(e: ValidationError, model: type[BaseModel], source: str) 
     err = e.errors()[0]
     name = ".".join(str(x) for x in err["loc"]) or "?"
     if err["type"] == "extra_forbidden":
-        return f"{source}: unknown field '{name}' (known: {', '.join(model.model_fields) or 'none'})"
+        return unknown_text("field", name, list(model.model_fields), where=source)
     if err["type"] == "missing": return f"{source}: field {name}: missing"
     return f"{source}: field {name}: bad value {err.get('input')!r} ({err['msg']})"
 
@@ -141,7 +141,7 @@ def register_corpus(c: Corpus) -> Corpus:
 def get_corpus(name: str, source: str = "corpus") -> Corpus:
     "A registered corpus by name (plugins are loaded first)."
     load_plugins()
-    if name not in CORPORA: fail(f"{source}: unknown corpus '{name}' (known: {', '.join(sorted(CORPORA))})")
+    if name not in CORPORA: unknown("corpus", name, sorted(CORPORA), where=source)
     return CORPORA[name]
 
 # %% ../nbs/05b_methods.ipynb
@@ -249,7 +249,8 @@ def _caller_module():
 
 _LOADED = set()
 
-def load_plugins(extra=()):  # more importable module names (params.yaml `plugins:`)
+def load_plugins(extra=(),              # more importable module names (params.yaml `plugins:`)
+                 source="params.yaml"):  # the params file that lists them, for messages
     "Import every `sembed` submodule (registering the methods they declare) and the `extra` modules."
     import sembed
     mods = [f"sembed.{m.name}" for m in pkgutil.iter_modules(sembed.__path__) if not m.name.startswith("_")]
@@ -259,14 +260,14 @@ def load_plugins(extra=()):  # more importable module names (params.yaml `plugin
         try: importlib.import_module(name)
         except ModuleNotFoundError as e:
             if name in mods: raise
-            fail(f"params.yaml: plugins: cannot import '{name}' ({e})")
+            fail(f"{source}: plugins: cannot import '{name}' ({e})")
         _LOADED.add(name)
 
 def get_method(name: str, source: str = "method") -> Method:
     "The registered method `name`; unknown names are a one-line error listing the known ones."
     load_plugins()
     if not isinstance(name, str) or name not in METHODS:
-        fail(f"{source}: unknown method '{name}' (known: {', '.join(sorted(METHODS))})")
+        unknown("method", name, sorted(METHODS), where=source, listed="`sembed methods`")
     return METHODS[name]
 
 def methods() -> dict[str, Method]:
