@@ -49,17 +49,59 @@ def setup(c):
         c.run("./install.sh", env={"SEMBED_SKIP_REPRO": "1"}, pty=False)
 
 
-@task(help={"scale": "smoke | full | paper: validate the matrix at that scale first, then run `dvc exp run -S scale=X`"})
-def repro(c, scale=""):
+@task(help={"scale": "smoke | full | paper: validate the matrix at that scale first, then run `dvc exp run -S scale=X` "
+                     "(with --paper: full runs `invoke measure --scale full` on the paper's rows)",
+            "paper": "a paper id (e.g. simcse): only its rows, their baselines and its transfer rows, then its report",
+            "dry_run": "print the command(s) and the stages; run nothing"})
+def repro(c, scale="", paper="", dry_run=False):
     """Run the DVC pipeline (dvc repro): data, baselines, training, evaluation, geometry. With --scale X, `sembed check-params
     --scale X` first: `dvc exp run -S scale=X` writes X into params.yaml before any stage runs and leaves it there when the
-    run fails, so a bad X is refused before params.yaml is touched."""
+    run fails, so a bad X is refused before params.yaml is touched. With --paper ID, one paper: `dvc repro` of its rows'
+    stages (row@<id> of its rows and their baselines, transfer@<id> of those listed; DVC runs their upstream stages too),
+    then `sembed report --paper ID`."""
     with c.cd(str(ROOT)):
-        if not scale:
-            c.run("dvc repro", pty=False); return
-        if c.run(f"sembed check-params --params params.yaml --scale {shlex.quote(scale)}", pty=False, warn=True).failed:
-            sys.exit(f"invoke repro: --scale {scale}: refused (params.yaml unchanged)")
-        c.run(f"dvc exp run -S scale={shlex.quote(scale)}", pty=False)
+        if paper: return _repro_paper(c, paper, scale, dry_run)
+        cmd = f"dvc exp run -S scale={shlex.quote(scale)}" if scale else "dvc repro"
+        if scale: _check_scale(c, scale)
+        if dry_run: print(f"{cmd}\n(dry run: nothing run)"); return
+        c.run(cmd, pty=False)
+
+
+def _check_scale(c, scale):
+    "`sembed check-params --scale X` (the whole matrix at X, no model loaded); exit non-zero before anything is written."
+    if c.run(f"sembed check-params --params params.yaml --scale {shlex.quote(scale)}", pty=False, warn=True).failed:
+        sys.exit(f"invoke repro: --scale {scale}: refused (params.yaml unchanged)")
+
+
+def _repro_paper(c, paper, scale, dry_run):
+    "invoke repro --paper ID [--scale X]: validate, list the stages, run them through dvc (or `invoke measure` at full), render the report."
+    sys.path.insert(0, str(ROOT))
+    from sembed.core import SembedError, load_params
+    from sembed.experiments import paper_rows
+    try:
+        params = load_params(ROOT / "params.yaml")
+        plan = paper_rows(params, paper)
+    except SembedError as e: sys.exit(f"invoke repro: {e}")
+    if scale: _check_scale(c, scale)
+    full = scale == "full"   # the committed evidence: measured/full/results/ (sembed.measure), outside DVC's workspace
+    rows, transfer = plan["rows"] + plan["baselines"], [] if full else plan["transfer"]
+    q = " ".join(map(shlex.quote, [f"row@{r}" for r in rows] + [f"transfer@{t}" for t in transfer]))
+    if full: cmds = [f"invoke measure --scale full --rows {shlex.quote(','.join(rows))}"]
+    elif scale and scale != params.get("scale"): cmds = [f"dvc exp run -S scale={shlex.quote(scale)} {q}"]
+    else: cmds = [f"dvc repro {q}"]
+    cmds.append(f"sembed report --paper {shlex.quote(paper)}")
+    n = lambda k, what: f"{len(k)} {what}{'' if len(k) == 1 else 's'}"
+    print(f"invoke repro --paper {paper}: {n(plan['rows'], 'row')}, {n(plan['baselines'], 'baseline')}, "
+          f"{n(transfer, 'transfer stage')} (scale {scale or params.get('scale')})")
+    for kind, ids in (("row", plan["rows"]), ("baseline", plan["baselines"])):
+        for r in ids: print(f"  row@{r}  ({kind})")
+    for t in transfer: print(f"  transfer@{t}")
+    if full: print("  (full: `sembed run` of each row into measured/full/results/; transfer tasks are not measured there)")
+    else: print("  (DVC runs their upstream stages too: validate, download, prepare"
+                + ("; prepare builds the corpora of every row at that scale)" if scale and scale != params.get("scale") else ")"))
+    for cmd in cmds: print(f"$ {cmd}")
+    if dry_run: print("(dry run: nothing run)"); return
+    for cmd in cmds: c.run(cmd, pty=False)
 
 
 def _known_paper(paper):

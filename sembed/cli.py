@@ -4,21 +4,31 @@
 
 # %% ../nbs/04_cli.ipynb 2
 from __future__ import annotations
-import argparse, os, re, sys, time
+import argparse, os, re, shutil, sys, textwrap, time
 from pathlib import Path
-from .core import SembedError, atomic_path, check_writable, fail, inside, load_params, params_file, provenance, sha256_json, stage_timer, write_json
+from . import __version__
+from .core import (SembedError, atomic_path, check_writable, fail, inside, load_params, params_file, provenance, sha256_json,
+                         stage_timer, unknown, unknown_text, write_json)
 
 
 # %% auto 0
-__all__ = ['CHECKED_STAMP', 'check_choice', 'check_out_json', 'cmd_download', 'method_table', 'markdown_table', 'cmd_methods',
-           'cmd_eval', 'format_result', 'cmd_prepare', 'cmd_train', 'cmd_run', 'cmd_check_params', 'parse_model_spec',
-           'cmd_geometry', 'cmd_report', 'cmd_card', 'parse_size', 'human_size', 'cmd_cache', 'build_parser', 'main']
+__all__ = ['CHECKED_STAMP', 'PROTOCOL_CHOICES', 'check_choice', 'positive_int', 'check_out_json', 'cmd_download', 'method_table',
+           'markdown_table', 'text_table', 'cmd_methods', 'cmd_eval', 'format_result', 'cmd_prepare', 'cmd_train',
+           'cmd_run', 'cmd_check_params', 'parse_model_spec', 'cmd_geometry', 'cmd_report', 'cmd_card', 'parse_size',
+           'human_size', 'cmd_cache', 'pooler_names', 'HelpFormatter', 'Parser', 'build_parser', 'main']
 
 # %% ../nbs/04_cli.ipynb
 def check_choice(field, value, allowed):
-    "Fail unless `value` is one of `allowed`, naming `field` and the allowed values."
-    if value not in allowed: fail(f"unknown {field} '{value}' (known: {', '.join(map(str, allowed))})")
+    "Fail unless `value` is one of `allowed`: one line naming `field`, the closest allowed value and (some of) the allowed values."
+    if value not in allowed: unknown(field, value, list(allowed))
     return value
+
+def positive_int(s):
+    "An argparse `type`: an integer >= 1 (`--batch-size 0` is refused while the arguments are read, before any weights load)."
+    try: n = int(s)
+    except (TypeError, ValueError): n = 0
+    if n < 1: raise argparse.ArgumentTypeError(f"bad value {s!r} (a positive integer)")
+    return n
 
 # %% ../nbs/04_cli.ipynb
 def check_out_json(path, flag="--out"):
@@ -43,7 +53,7 @@ def method_table(params: dict) -> list[dict]:
     "One row per registered method: name, paper, kind, summary, status per scale."
     from sembed.experiments import SCALES, configured_scales
     from sembed.methods import load_plugins, methods
-    load_plugins(params.get("plugins") or [])
+    load_plugins(params.get("plugins") or [], params_file(params))
     used = {}
     for eid, e in (params.get("experiments") or {}).items():
         if not isinstance(e, dict): continue
@@ -65,9 +75,46 @@ def markdown_table(rows: list[dict]) -> str:
     lines += ["| " + " | ".join(str(r[c]).replace("|", "\\|") for c in cols) + " |" for r in rows]
     return "\n".join(lines)
 
+def _widths(cells, room):
+    """Column widths that fit `room`: the first column (the names) whole up to a third of it, narrow columns whole,
+    the others share the rest (sized by their 90th-percentile cell: a rare long cell is wrapped), and what is left goes to
+    the columns still cut, the least cut first."""
+    n = len(cells[0])
+    full = [max(len(r[i]) for r in cells) for i in range(n)]
+    want = [max(len(cells[0][i]), sorted(len(r[i]) for r in cells[1:])[int(0.9 * (len(cells) - 2))] if len(cells) > 1 else 0) for i in range(n)]
+    w = [min(full[0], room // 3)] + [0] * (n - 1)   # the names: whole when they take at most a third
+    left, rest = room - w[0], sorted(range(1, n), key=want.__getitem__)
+    for k, i in enumerate(rest):
+        w[i] = max(1, min(want[i], left // (len(rest) - k))); left -= w[i]
+    for i in sorted(range(n), key=lambda i: full[i] - w[i]):   # the least cut first
+        extra = min(full[i] - w[i], left); w[i] += extra; left -= extra
+    return w
+
+def text_table(rows: list[dict],     # dicts with the same keys
+               width: int | None = None,  # default: the terminal's (`shutil.get_terminal_size`; 100 when not a terminal)
+               below=("summary",),   # columns printed as indented lines under each row instead of as a column
+               max_lines=2):         # a cell that would wrap to more lines is printed under its row too ("(below)" in its column)
+    "`rows` as aligned text columns wrapped so that no line is longer than `width`."
+    width = max(20, width or shutil.get_terminal_size((100, 24)).columns)
+    cols = [c for c in (list(rows[0]) if rows else ["method"]) if c not in below]
+    cells = [cols] + [[str(r[c]) for c in cols] for r in rows]
+    w = _widths(cells, max(len(cols), width - 2 * (len(cols) - 1)))   # two spaces between columns
+    def lines(row):
+        parts = [textwrap.wrap(s, w[i]) or [""] for i, s in enumerate(row)]
+        return ["  ".join((p[j] if j < len(p) else "").ljust(w[i]) for i, p in enumerate(parts)).rstrip()
+                for j in range(max(map(len, parts)))]
+    out = lines(cols) + ["  ".join("-" * x for x in w)]
+    for r, row in zip(rows, cells[1:]):
+        moved = [i for i, s in enumerate(row) if len(textwrap.wrap(s, w[i])) > max_lines]
+        out += lines([("(below)" if w[i] >= 7 else "↓") if i in moved else s for i, s in enumerate(row)])
+        for text in [str(r[c]) for c in below if c in r] + [f"{cols[i]}: {row[i]}" for i in moved]:
+            out += textwrap.wrap(text, width, initial_indent="    ", subsequent_indent="    ")
+    return "\n".join(out)
+
 def cmd_methods(a):
-    "Print the method registry with each method's paper, kind and status per scale."
-    print(markdown_table(method_table(load_params(a.params))))
+    "Print the method registry with each method's paper, kind and status per scale: a terminal table, or markdown (`--markdown`)."
+    rows = method_table(load_params(a.params))
+    print(markdown_table(rows) if a.markdown else text_table(rows))
 
 # %% ../nbs/04_cli.ipynb
 def cmd_eval(a):
@@ -83,7 +130,7 @@ def cmd_eval(a):
     if a.experiment:   # without --tasks: the row's own tasks (params `tasks:`, default all seven)
         from sembed.experiments import evaluate, get_experiment
         res = evaluate(get_experiment(load_params(a.params), a.experiment, a.data), data_root=a.data, models=a.models, batch_size=a.batch_size, out=out, tasks=a.tasks, split=a.split)
-        print(format_result(res)); return
+        print(format_result(res)); print(f"sembed eval: wrote {out}"); return
     from sembed.encoders import cached_encode
     from sembed.evaluate import evaluate_sts, make_result
     _check_model(a)
@@ -98,12 +145,12 @@ def cmd_eval(a):
     res = make_result(res, a.model, enc.pooler, seed=seed, params_hash=sha256_json(settings),
                       max_length=enc.max_length, batch_size=a.batch_size)
     write_json(out, res)
-    print(format_result(res))
+    print(format_result(res)); print(f"sembed eval: wrote {out}")
 
 def _check_model(a):
-    "Validate `--pooler` and that `--model` resolves (a folder or a known name), before any data is read."
-    from sembed.encoders import POOLERS, resolve_model
-    if a.pooler is not None: check_choice("pooler", a.pooler, list(POOLERS))
+    "Validate `--pooler` (a fixed name or a family's, e.g. avg_layers_1_12) and that `--model` resolves (a folder or a known name), before any data is read."
+    from sembed.encoders import get_pooler, resolve_model
+    if a.pooler is not None: get_pooler(a.pooler)
     resolve_model(a.model)
 
 def _load_model(a):
@@ -124,7 +171,7 @@ def _eval_transfer(a, out):
         exp = get_experiment(params, a.experiment, a.data)
         res = evaluate_transfer_row(exp, data_root=a.data, models=a.models, batch_size=a.batch_size, out=out, tasks=tasks,
                                     kfold=ts.kfold, seed=ts.seed, max_train=ts.max_train.get(exp.scale))
-        print(format_result(res)); return
+        print(format_result(res)); print(f"sembed eval: wrote {out}"); return
     from sembed.evaluate import make_result
     _check_model(a)
     for t in tasks: load_transfer(t, root=a.data)
@@ -135,7 +182,7 @@ def _eval_transfer(a, out):
     res = make_result(res, a.model, enc.pooler, seed=ts.seed, params_hash=sha256_json(settings), kfold=ts.kfold,
                       max_length=enc.max_length, batch_size=a.batch_size)
     write_json(out, res)
-    print(format_result(res))
+    print(format_result(res)); print(f"sembed eval: wrote {out}")
 
 # %% ../nbs/04_cli.ipynb
 def format_result(res):
@@ -153,7 +200,7 @@ def cmd_prepare(a):
     "Validate the experiment matrix and build the training corpora of the current `scale` into `--out`."
     from sembed.experiments import prepare
     check_writable(a.out, "--out")
-    prepare(load_params(a.params), data_root=a.data, out=a.out)
+    print(f"sembed prepare: wrote {prepare(load_params(a.params), data_root=a.data, out=a.out)}")
 
 def cmd_train(a):
     "Build experiment `--experiment` at the `scale` of params.yaml: model to `--out`, logs and metrics to `--results`."
@@ -163,18 +210,21 @@ def cmd_train(a):
     out = Path(a.out)
     if out.name != a.experiment: fail(f"--out {a.out}: the folder must be named after the experiment ({a.experiment})")
     # build() checks that --out and --results can be written before any work
-    build(exp, data_root=a.data, models=out.parent, results=a.results, resume=not a.no_resume,
-          batch_size=(params.get("eval") or {}).get("batch_size", 64))
+    if build(exp, data_root=a.data, models=out.parent, results=a.results, resume=not a.no_resume,
+             batch_size=(params.get("eval") or {}).get("batch_size", 64)) is not None:   # None: a torchrun rank > 0
+        print(f"sembed train: wrote {out} (logs: {inside(a.results, a.experiment + '.train.json')})")
 
 def cmd_run(a):
     "Build experiment `--experiment` and score it on its STS tasks, in one process: `<models>/<id>`, `<results>/<id>.json` and the build's logs."
     from sembed.experiments import get_experiment, run
     params = load_params(a.params)
     exp = get_experiment(params, a.experiment, a.data)
-    bs = a.batch_size if a.batch_size is not None else (params.get("eval") or {}).get("batch_size", 64)
-    if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1: fail(f"--batch-size {bs!r}: expected a positive integer (or params.yaml eval.batch_size)")
+    bs = a.batch_size if a.batch_size is not None else (params.get("eval") or {}).get("batch_size", 64)   # --batch-size: checked by argparse
+    if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1: fail(f"{params_file(params)}: eval: field batch_size: bad value {bs!r} (a positive integer)")
     res = run(exp, data_root=a.data, models=a.models, results=a.results, batch_size=bs, resume=not a.no_resume)
-    if res is not None: print(format_result(res))
+    if res is not None:
+        print(format_result(res))
+        print(f"sembed run: wrote {inside(a.results, exp.id + '.json')} (model: {inside(a.models, exp.id)})")
 
 # %% ../nbs/04_cli.ipynb
 CHECKED_STAMP = "sembed check-params: valid\n"   # constant: `dvc repro` re-runs no stage because the stamp was rewritten
@@ -192,7 +242,8 @@ def cmd_check_params(a):
         fail(f"{params_file(params)}: eval: field batch_size: bad value {bs!r} (a positive integer)")
     if a.out:
         with atomic_path(a.out) as tmp: tmp.write_text(CHECKED_STAMP)
-    print(f"sembed check-params: {a.params}: {len(exps)} experiments valid at scale {scale_of(params, a.scale)}")
+    print(f"sembed check-params: {a.params}: {len(exps)} experiments valid at scale {scale_of(params, a.scale)}"
+          + (f"; wrote {a.out}" if a.out else ""))
 
 # %% ../nbs/04_cli.ipynb
 def parse_model_spec(spec):
@@ -205,13 +256,13 @@ def parse_model_spec(spec):
 
 def cmd_geometry(a):
     "Alignment/uniformity on STS-B for each `--models` entry, written to `--out`."
-    from sembed.encoders import POOLERS, SentenceEncoder, resolve_model
+    from sembed.encoders import SentenceEncoder, get_pooler, resolve_model
     from sembed.geometry import stsb_geometry
     out = check_out_json(a.out)
     specs = list(map(parse_model_spec, a.models))
     for _, m, p in specs:
         resolve_model(m)
-        if p: check_choice("pooler", p, list(POOLERS))
+        if p: get_pooler(p)
     res = {}
     for name, m, p in specs:
         enc = SentenceEncoder.from_pretrained(m, pooler=p)
@@ -219,6 +270,7 @@ def cmd_geometry(a):
         print(f"{name:<10} alignment {res[name]['alignment']:.4f}  uniformity {res[name]['uniformity']:.4f}")
     res["provenance"] = provenance()
     write_json(out, res)
+    print(f"sembed geometry: wrote {out}")
 
 # %% ../nbs/04_cli.ipynb
 def cmd_report(a):
@@ -340,57 +392,105 @@ def cmd_cache(a):
 
 
 # %% ../nbs/04_cli.ipynb
+PROTOCOL_CHOICES = ("senteval", "mteb", "transfer")   # `sembed eval --protocol`
+
+def pooler_names() -> list[str]:
+    "The fixed pooler names (`sembed.encoders.POOLERS`) and each parametrised family's pattern (e.g. avg_layers_<i>_<j>)."
+    from sembed.encoders import POOLER_FAMILIES, POOLERS
+    return [*POOLERS, *(f"{k}_{a}" for k, (_, a) in POOLER_FAMILIES.items())]
+
+class HelpFormatter(argparse.HelpFormatter):
+    "Every option's help ends with its default (where it has one); `{poolers}` becomes `pooler_names()` (imported only when help is shown)."
+    def _get_help_string(self, action):
+        h = action.help or ""
+        if "{poolers}" in h: h = h.replace("{poolers}", ", ".join(pooler_names()))
+        if action.option_strings and "default" not in h and action.default not in (None, False, argparse.SUPPRESS):
+            h += " (default: %(default)s)"
+        return h
+
+class Parser(argparse.ArgumentParser):
+    "argparse with sembed's errors: one line `sembed: error: ...` and exit status 2; an unknown choice names the closest one."
+    def __init__(self, *a, **kw):
+        kw.setdefault("formatter_class", HelpFormatter); super().__init__(*a, **kw)
+    def _check_value(self, action, value):
+        if action.choices is not None and value not in action.choices:
+            sub = isinstance(action, argparse._SubParsersAction)
+            raise argparse.ArgumentError(None if sub else action, unknown_text("command" if sub else action.dest, value, list(action.choices), show=20))
+    def error(self, message):
+        cmd = self.prog.removeprefix("sembed").strip()
+        message = re.sub(r"^argument ([^:]+): ", r"\1: ", message)
+        self.exit(2, f"sembed: error: {cmd + ': ' if cmd else ''}{message} (see `{self.prog} --help`)\n")
+
 def build_parser():
     "The argparse parser of the `sembed` command."
-    p = argparse.ArgumentParser(prog="sembed", description="Reproducible sentence-embedding (STS) replications.")
-    sub = p.add_subparsers(dest="cmd", required=True)
+    p = Parser(prog="sembed", description="Reproducible sentence-embedding (STS) replications.")
+    p.add_argument("--version", action="version", version=f"sembed {__version__}", help="print sembed's version and exit")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    PARAMS, DATA = "the params file (experiment matrix, scale, seed)", "the evaluation data folder (`sembed download --out`)"
     d = sub.add_parser("download", help="fetch evaluation data into data/")
     d.add_argument("--only", nargs="+", help="subset of: senteval mteb brown wordnet (default: senteval mteb; brown and wordnet only when named)")
-    d.add_argument("--out", default="data"); d.add_argument("--mirror", default=None, help="local mirror folder (default: $SEMBED_MIRROR)")
+    d.add_argument("--out", default="data", help="folder to write senteval/, mteb/ (and the named corpora) into")
+    d.add_argument("--mirror", default=None, help="local mirror folder (default: $SEMBED_MIRROR, else the online sources)")
     d.set_defaults(func=cmd_download)
     me = sub.add_parser("methods", help="list the registered methods (paper, kind, status per scale)")
-    me.add_argument("--params", default="params.yaml"); me.set_defaults(func=cmd_methods)
+    me.add_argument("--params", default="params.yaml", help=PARAMS)
+    me.add_argument("--markdown", action="store_true", help="a GitHub-markdown table (the README's) instead of text columns fitted to the terminal")
+    me.set_defaults(func=cmd_methods)
     e = sub.add_parser("eval", help="STS (or transfer-task) evaluation of one experiment or one model")
-    e.add_argument("--experiment", default=None, help="an experiment id of params.yaml (scores models/<id>)")
+    e.add_argument("--experiment", default=None, help="an experiment id of --params (scores <models>/<id>; or give --model)")
     e.add_argument("--model", default=None, help="registry name, local folder or hub id (instead of --experiment)")
-    e.add_argument("--params", default="params.yaml", help="params file (experiments, seed)")
+    e.add_argument("--params", default="params.yaml", help=PARAMS)
     e.add_argument("--models", default="models", help="folder of the experiments' models (with --experiment)")
-    e.add_argument("--pooler", default=None, help="cls, cls_before_pooler, avg, avg_first_last, avg_top2, last_token")
-    e.add_argument("--protocol", default="senteval", help="senteval (SimCSE-era papers), mteb (with --model), or transfer (SentEval transfer tasks)")
-    e.add_argument("--split", default="test", help="test, or dev (STS-B dev for model selection)")
+    e.add_argument("--pooler", default=None, metavar="POOLER", help="with --model: one of {poolers} (default: the model's own, else avg)")
+    e.add_argument("--protocol", default="senteval", choices=PROTOCOL_CHOICES,
+                   help="senteval (SimCSE-era papers), mteb (with --model), or transfer (SentEval transfer tasks)")
+    e.add_argument("--split", default="test", choices=("test", "dev"), help="test, or dev (STS-B / SICK-R dev, for model selection)")
     e.add_argument("--tasks", nargs="+", default=None, help="default: all 7 (STS12-16, STS-B, SICK-R; transfer: MR CR SUBJ MPQA SST2 TREC MRPC)")
-    e.add_argument("--data", default="data"); e.add_argument("--out", required=True)
-    e.add_argument("--batch-size", type=int, default=128); e.add_argument("--max-length", type=int, default=None)
+    e.add_argument("--data", default="data", help=DATA)
+    e.add_argument("--out", required=True, help="the result file to write (.json)")
+    e.add_argument("--batch-size", type=positive_int, default=128, help="sentences encoded at once")
+    e.add_argument("--max-length", type=positive_int, default=None, help="tokens per sentence (default: the model's own)")
     e.set_defaults(func=cmd_eval)
     ck = sub.add_parser("check-params", help="validate the params file as every stage reads it (the pipeline's first stage; no model loaded)")
-    ck.add_argument("--params", default="params.yaml"); ck.add_argument("--data", default="data", help="where corpora live (paths only: nothing is read)")
+    ck.add_argument("--params", default="params.yaml", help=PARAMS)
+    ck.add_argument("--data", default="data", help="where corpora live (paths only: nothing is read)")
     ck.add_argument("--out", default=None, help="then write a constant stamp file there (the validate stage's output)")
-    ck.add_argument("--scale", default=None, help="validate at this scale instead of the params file's (smoke, full, paper)")
+    ck.add_argument("--scale", default=None, help="validate at this scale instead of the params file's: smoke, full or paper")
     ck.set_defaults(func=cmd_check_params)
     pr = sub.add_parser("prepare", help="validate the experiment matrix, build training corpora for the current scale")
-    pr.add_argument("--params", default="params.yaml"); pr.add_argument("--data", default="data")
-    pr.add_argument("--out", default="data/train"); pr.set_defaults(func=cmd_prepare)
+    pr.add_argument("--params", default="params.yaml", help=PARAMS)
+    pr.add_argument("--data", default="data", help=DATA)
+    pr.add_argument("--out", default="data/train", help="folder to write the training corpora into")
+    pr.set_defaults(func=cmd_prepare)
     t = sub.add_parser("train", help="build one experiment (train / fit / spec) at the current scale")
-    t.add_argument("--experiment", required=True, help="an experiment id of params.yaml")
-    t.add_argument("--params", default="params.yaml"); t.add_argument("--data", default="data")
+    t.add_argument("--experiment", required=True, help="an experiment id of --params")
+    t.add_argument("--params", default="params.yaml", help=PARAMS)
+    t.add_argument("--data", default="data", help=DATA + " (its train/ holds the corpora)")
     t.add_argument("--out", required=True, help="model folder models/<id>"); t.add_argument("--results", required=True, help="folder for training logs/metrics")
     t.add_argument("--no-resume", action="store_true", help="ignore checkpoints of an interrupted run")
     t.set_defaults(func=cmd_train)
     ru = sub.add_parser("run", help="build one experiment and score it on its STS tasks, in one process (train + eval)")
-    ru.add_argument("--experiment", required=True, help="an experiment id of params.yaml")
-    ru.add_argument("--params", default="params.yaml"); ru.add_argument("--data", default="data")
+    ru.add_argument("--experiment", required=True, help="an experiment id of --params")
+    ru.add_argument("--params", default="params.yaml", help=PARAMS)
+    ru.add_argument("--data", default="data", help=DATA + " (its train/ holds the corpora)")
     ru.add_argument("--models", default="models", help="folder of the experiments' models (writes <models>/<id>)")
     ru.add_argument("--results", default="results", help="folder for the score <id>.json and the build's logs/metrics")
-    ru.add_argument("--batch-size", type=int, default=None, help="encoding batch size (default: params.yaml eval.batch_size)")
+    ru.add_argument("--batch-size", type=positive_int, default=None, help="encoding batch size (default: --params's eval.batch_size)")
     ru.add_argument("--no-resume", action="store_true", help="ignore checkpoints of an interrupted run")
     ru.set_defaults(func=cmd_run)
     g = sub.add_parser("geometry", help="alignment/uniformity on STS-B")
-    g.add_argument("--models", nargs="+", required=True, help="NAME=MODEL[:POOLER] ...")
-    g.add_argument("--data", default="data"); g.add_argument("--out", required=True)
-    g.add_argument("--batch-size", type=int, default=128); g.set_defaults(func=cmd_geometry)
+    g.add_argument("--models", nargs="+", required=True, help="NAME=MODEL[:POOLER] ... (POOLER: one of {poolers})")
+    g.add_argument("--data", default="data", help=DATA)
+    g.add_argument("--out", required=True, help="the result file to write (.json)")
+    g.add_argument("--batch-size", type=positive_int, default=128, help="sentences encoded at once")
+    g.set_defaults(func=cmd_geometry)
     c = sub.add_parser("card", help="write the model cards (README.md) of a trained experiment (or --all) from its results")
-    c.add_argument("--experiment", default=None); c.add_argument("--all", action="store_true", help="every trained row of the matrix"); c.add_argument("--params", default="params.yaml"); c.add_argument("--data", default="data")
-    c.add_argument("--models", default="models"); c.add_argument("--results", default="results")
+    c.add_argument("--experiment", default=None, help="an experiment id of --params (or give --all)")
+    c.add_argument("--all", action="store_true", help="every trained row of the matrix")
+    c.add_argument("--params", default="params.yaml", help=PARAMS)
+    c.add_argument("--data", default="data", help=DATA)
+    c.add_argument("--models", default="models", help="folder of the experiments' models (the cards go into <models>/<id>)")
+    c.add_argument("--results", default="results", help="folder of the rows' results (<id>.json, .transfer.json, .train.json)")
     c.add_argument("--measured", default="measured", help="committed results of larger scales: <measured>/full/results/<id>.json")
     c.set_defaults(func=cmd_card)
     ca = sub.add_parser("cache", help="the embedding cache: folder, entries and size; check (--verify) or prune it")
@@ -399,15 +499,17 @@ def build_parser():
     ca.add_argument("--fix", action="store_true", help="with --verify: remove the corrupt entries")
     ca.add_argument("--prune", action="store_true", help="remove entries whose record is missing or wrong, leftover files and, with "
                     "--older-than / --max-size, the least recently used entries")
-    ca.add_argument("--older-than", type=float, default=None, metavar="DAYS", help="with --prune: entries unused for DAYS days")
-    ca.add_argument("--max-size", default=None, metavar="SIZE", help="with --prune: least recently used entries until the cache is at most SIZE (500M, 2G)")
+    ca.add_argument("--older-than", type=float, default=None, metavar="DAYS", help="with --prune: entries unused for DAYS days (default: no age limit)")
+    ca.add_argument("--max-size", default=None, metavar="SIZE", help="with --prune: least recently used entries until the cache is at most SIZE (500M, 2G; default: no size limit)")
     ca.set_defaults(func=cmd_cache)
     r = sub.add_parser("report", help="render a paper's report or the leaderboard (never trains)")
-    r.add_argument("--paper", default=None); r.add_argument("--leaderboard", action="store_true")
+    r.add_argument("--paper", default=None, help="a paper id of sembed/resources/papers.yaml (e.g. simcse): render reports/<id>.html")
+    r.add_argument("--leaderboard", action="store_true", help="render reports/leaderboard.html")
     r.add_argument("--all", action="store_true", help="every paper of --params's `papers`, then the leaderboard")
     r.add_argument("--params", default="params.yaml", help="params file (with --all; relative to --root)")
-    r.add_argument("--jobs", type=int, default=1, help="reports rendered at once (with --all)")
-    r.add_argument("--root", default="."); r.add_argument("--out", default="reports")
+    r.add_argument("--jobs", type=positive_int, default=1, help="reports rendered at once (with --all)")
+    r.add_argument("--root", default=".", help="the repository (params.yaml, results/, measured/)")
+    r.add_argument("--out", default="reports", help="folder for the reports (relative to --root)")
     r.set_defaults(func=cmd_report)
     return p
 
@@ -422,3 +524,5 @@ def main(argv=None):
         sys.exit(2)
     except KeyboardInterrupt:
         print("sembed: interrupted", file=sys.stderr); sys.exit(130)
+    except BrokenPipeError:   # `sembed methods | head`: the reader stopped reading; no traceback (Python's documented recipe)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()); sys.exit(141)

@@ -4,17 +4,17 @@
 
 # %% ../nbs/00_core.ipynb 3
 from __future__ import annotations
-import contextlib, hashlib, json, os, platform, random, re, shutil, subprocess, sys, tempfile, time
+import contextlib, difflib, hashlib, json, os, platform, random, re, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 import markupsafe
 import numpy as np
 import yaml
 
 # %% auto 0
-__all__ = ['STAGE_TIMES', 'ID_PATTERN', 'SembedError', 'fail', 'atomic_path', 'write_json', 'sha256_file', 'sha256_json',
-           'set_seed', 'git_commit', 'hardware', 'provenance', 'stage_timer', 'stage_times', 'check_id', 'inside',
-           'read_yaml', 'Params', 'params_file', 'load_params', 'progress', 'check_writable', 'download_url',
-           'html_escape']
+__all__ = ['STAGE_TIMES', 'ID_PATTERN', 'SembedError', 'fail', 'unknown_text', 'unknown', 'atomic_path', 'write_json',
+           'sha256_file', 'sha256_json', 'set_seed', 'git_commit', 'hardware', 'provenance', 'stage_timer',
+           'stage_times', 'check_id', 'inside', 'read_yaml', 'Params', 'params_file', 'load_params', 'progress',
+           'check_writable', 'download_url', 'html_escape']
 
 # %% ../nbs/00_core.ipynb
 class SembedError(Exception):
@@ -25,6 +25,30 @@ def fail(msg: str  # what went wrong, naming the file / field / value
         ):
     "Raise a `SembedError` with `msg`."
     raise SembedError(msg)
+
+# %% ../nbs/00_core.ipynb
+def unknown_text(what: str,        # what the value names, e.g. "experiment", "paper id", "pooler"
+                 value,            # the value given
+                 known,            # the valid values
+                 where: str = "",  # the file / field / flag that holds it, e.g. "p.yaml: experiments" (first in the line)
+                 listed: str = "", # where every known value is listed, named when the list is cut (e.g. "`sembed methods`")
+                 show: int = 10):  # at most this many known values in the line
+    "The one-line message for an unknown `value`: the closest known value ('did you mean'), then at most `show` known ones."
+    known = [str(k) for k in known]
+    v = value if isinstance(value, str) else repr(value)
+    if len(v) > 60: v = v[:57] + "..."
+    close = difflib.get_close_matches(v, known, n=1, cutoff=0.6)
+    if not close:   # a different case or spelling in capitals: compare lowercased
+        low = {k.lower(): k for k in known}
+        close = [low[c] for c in difflib.get_close_matches(v.lower(), list(low), n=1, cutoff=0.6)]
+    msg = (f"{where}: " if where else "") + f"unknown {what} '{v}'" + (f": did you mean '{close[0]}'?" if close else "")
+    if not known: return msg + " (none known)"
+    if len(known) <= show: return msg + f" (known: {', '.join(known)})"
+    return msg + f" (known: {', '.join(known[:show])}, … {len(known)} in all" + (f": {listed})" if listed else ")")
+
+def unknown(what, value, known, where="", listed="", show=10):
+    "Fail with `unknown_text`'s one line (see there)."
+    fail(unknown_text(what, value, known, where, listed, show))
 
 # %% ../nbs/00_core.ipynb
 @contextlib.contextmanager

@@ -7,15 +7,15 @@ from __future__ import annotations
 import contextlib, gzip, hashlib, io, json, math, os, re, shutil, tarfile, tempfile, urllib.error, urllib.request, zipfile, zlib
 from pathlib import Path
 import numpy as np
-from .core import SembedError, fail, atomic_path, sha256_file, download_url, progress
+from .core import SembedError, fail, atomic_path, sha256_file, download_url, progress, unknown
 
 # %% auto 0
 __all__ = ['MIRROR_ENV', 'SENTEVAL_URL', 'STS_TASKS', 'PROTOCOLS', 'STS_SUBSETS', 'MTEB_IDS', 'TRANSFER_FILES', 'BROWN_URL',
            'WORDNET_URL', 'CORPUS_DATA', 'DATASETS', 'WORDNET_POS', 'WORDNET_FILES', 'SPLITS', 'NLI_LABELS',
            'senteval_files', 'wordnet_license_path', 'mteb_digest', 'manifest_path', 'read_sha256sums', 'read_jsonl_gz',
-           'corpus_manifest', 'build_manifest', 'load_manifest', 'write_jsonl_gz', 'download', 'read_sts_subset',
-           'read_sts_table', 'sts_paths', 'load_sts', 'load_snli', 'brown_detokenize', 'brown_sentences',
-           'wordnet_definitions', 'dataset_root', 'write_toy_data']
+           'corpus_manifest', 'build_manifest', 'load_manifest', 'write_jsonl_gz', 'download', 'download_hint',
+           'read_sts_subset', 'read_sts_table', 'sts_paths', 'load_sts', 'load_snli', 'brown_detokenize',
+           'brown_sentences', 'wordnet_definitions', 'dataset_root', 'write_toy_data']
 
 # %% ../nbs/01_data.ipynb
 MIRROR_ENV = "SEMBED_MIRROR"
@@ -164,7 +164,7 @@ def corpus_manifest(mirror,  # mirror folder laid out like /work/shared/data
             gz = _mirror_file(mirror, sums, f"{d}/{rel}.gz")
             files[rel] = {**_entry(_gunzip(gz, mirror / d / f"{rel}.gz")), "mirror_gz_sha256": hashlib.sha256(gz).hexdigest()}
         return {"url": WORDNET_URL, "files": files, "license": _entry(_mirror_file(mirror, sums, f"{d}/LICENSE"))}
-    fail(f"unknown corpus dataset {name!r} (known: {', '.join(CORPUS_DATA)})")
+    unknown("corpus dataset", name, CORPUS_DATA)
 
 def build_manifest(mirror,          # mirror folder laid out like /work/shared/data
                    files=None,      # SentEval files to list (default: `senteval_files()`)
@@ -284,7 +284,7 @@ def download(out="data",     # folder to write senteval/, mteb/ (and nltk_data/c
     "Fetch, verify and atomically write the STS evaluation data (and, when asked for, the Brown Corpus and WordNet 3.1); returns `out`."
     out = Path(out)
     parts = [only] if isinstance(only, str) else list(only or PROTOCOLS)
-    if bad := [p for p in parts if p not in DATASETS]: fail(f"download: only: unknown part {bad[0]!r} (known: {', '.join(DATASETS)})")
+    if bad := [p for p in parts if p not in DATASETS]: unknown("part", bad[0], DATASETS, where="download: only")
     mirror = mirror or os.environ.get(MIRROR_ENV) or None
     if mirror is not None and not Path(mirror).is_dir(): fail(f"{mirror}: mirror folder not found")
     man = manifest if isinstance(manifest, dict) else load_manifest(manifest)
@@ -323,10 +323,18 @@ def download(out="data",     # folder to write senteval/, mteb/ (and nltk_data/c
     return out
 
 # %% ../nbs/01_data.ipynb
+def download_hint(path,       # an evaluation file that is missing
+                  only=None):  # a `download --only` part, when the file is one of those
+    "What to run to fetch `path`: `sembed download --out <its data folder>` (the folder holding its senteval/ or mteb/)."
+    parts = Path(path).parts
+    i = max((k for k, p in enumerate(parts) if p in PROTOCOLS), default=None)
+    root = "data" if i is None else str(Path(*parts[:i])) if i else "."
+    return f"run `sembed download{f' --only {only}' if only else ''} --out {root}` first"
+
 def _read_lines(path, splitlines=True):
     "Lines of a UTF-8 text file: `str.splitlines` (SentEval's STS, SNLI) or file iteration (STS-B, SICK)."
     path = Path(path)
-    if not path.is_file(): fail(f"{path}: file not found (run `sembed.data.download()` first)")
+    if not path.is_file(): fail(f"{path}: file not found ({download_hint(path)})")
     try: txt = path.read_text(encoding="utf-8")  # universal newlines, as io.open in SentEval
     except UnicodeDecodeError as e: fail(f"{path}: not valid UTF-8 ({e.reason} at byte {e.start})")
     if splitlines: return txt.splitlines()
@@ -379,10 +387,10 @@ def sts_paths(task,               # one of `STS_TASKS`
               split="test",       # "test", or "dev" for STS-B / SICK-R under SentEval
               root="data"):       # folder `download` wrote into
     "The files `load_sts` reads for one task: {subset: path or (input, gold) paths}."
-    if task not in STS_TASKS: fail(f"unknown STS task {task!r} (known: {', '.join(STS_TASKS)})")
-    if protocol not in PROTOCOLS: fail(f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOLS)})")
+    if task not in STS_TASKS: unknown("STS task", task, STS_TASKS)
+    if protocol not in PROTOCOLS: unknown("protocol", protocol, PROTOCOLS)
     if split not in SPLITS and (task, split) not in (("STS-B", "train"), ("SICK-R", "train")):  # train splits: training corpora, alignment/uniformity
-        fail(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
+        unknown("split", split, SPLITS)
     root = Path(root)
     if protocol == "mteb":
         if split != "test": fail(f"{task}: the MTEB protocol has only a test split, not {split!r}")
@@ -402,6 +410,7 @@ def load_sts(task,                # one of `STS_TASKS`
     "Read one STS task as {subset: (s1 list, s2 list, gold scores array)}."
     paths = sts_paths(task, protocol, split, root)
     if protocol == "mteb":
+        if not paths["all"].is_file(): fail(f"{paths['all']}: file not found ({download_hint(paths['all'])})")
         rows = read_jsonl_gz(paths["all"])
         return {"all": ([r["sentence1"] for r in rows], [r["sentence2"] for r in rows],
                         np.array([float(r["score"]) for r in rows], dtype=np.float64))}
@@ -446,7 +455,7 @@ def brown_detokenize(words):  # the words of one Brown sentence, tags stripped
 def brown_sentences(root="data"):  # folder `download` wrote into, or the mirror: reads nltk_data/corpora/brown.zip
     "Distinct raw (detokenized, untagged) sentences of the Brown Corpus, in corpus order (ca01 ... cr09)."
     path = Path(root) / CORPUS_DATA["brown"]
-    if not path.is_file(): fail(f"{path}: file not found (run `sembed download --only brown` first)")
+    if not path.is_file(): fail(f"{path}: file not found (run `sembed download --only brown --out {root}` first)")
     seen = {}
     try:
         with zipfile.ZipFile(path) as z:
@@ -484,7 +493,7 @@ def wordnet_definitions(root="data"):  # folder `download` wrote into, or the mi
     rows = []
     for pos in WORDNET_POS:
         path = Path(root) / CORPUS_DATA["wordnet"] / "dict" / f"data.{pos}.gz"
-        if not path.is_file(): fail(f"{path}: file not found (run `sembed download --only wordnet` first)")
+        if not path.is_file(): fail(f"{path}: file not found (run `sembed download --only wordnet --out {root}` first)")
         try:
             with gzip.open(path, "rt", encoding="utf-8") as f:
                 for i, line in enumerate(f, 1):
@@ -498,7 +507,7 @@ def dataset_root(name,          # "brown" or "wordnet"
                  root="data",   # folder `download` writes into
                  mirror=None):  # as for `download`
     "A folder holding corpus dataset `name` in `download`'s layout: `root` when it has it, else a temporary verified download."
-    if name not in CORPUS_DATA: fail(f"unknown corpus dataset {name!r} (known: {', '.join(CORPUS_DATA)})")
+    if name not in CORPUS_DATA: unknown("corpus dataset", name, CORPUS_DATA)
     if (Path(root) / CORPUS_DATA[name]).exists(): yield Path(root); return
     with tempfile.TemporaryDirectory(prefix=f"sembed-{name}-") as d: yield download(d, only=name, mirror=mirror)
 

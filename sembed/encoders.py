@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from fastcore.basics import patch
 from .core import progress as _progress
-from .core import SembedError, fail, atomic_path, write_json
+from .core import SembedError, fail, atomic_path, unknown, write_json
 from .st_folder import read_st_folder
 
 # %% auto 0
@@ -272,7 +272,7 @@ def get_pooler(name: str):
         ints = [int(x) for x in m.group(2)[1:].split("_")]
         if len(ints) == len(inspect.signature(factory).parameters): return factory(*ints)
     known = [*POOLERS, *(f"{k}_{a}" for k, (_, a) in POOLER_FAMILIES.items())]
-    fail(f"pooler '{name}': unknown (known: {', '.join(known)})")
+    unknown("pooler", name, known)
 
 def pooler_layers(name: str) -> list[int]:
     "The `hidden_states` indices a parametrised pooler reads (to check them against a model before encoding)."

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import math
 import numpy as np
-from .core import fail, provenance, write_json
+from .core import fail, provenance, unknown, write_json
 from .data import STS_SUBSETS, STS_TASKS, PROTOCOLS, load_sts
 
 # %% auto 0
@@ -73,7 +73,7 @@ def evaluate_sts(encode,              # callable: list of sentences -> array [N,
                  max_pairs=None,      # optional: score a seeded sample of at most this many pairs per task (`sample_pairs`; quick runs only)
                  seed=0):             # the sample's seed
     "Score `encode` on the STS tasks: {'protocol', 'split', 'tasks': {task: scores}, 'avg'}."
-    if protocol not in PROTOCOLS: fail(f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOLS)})")
+    if protocol not in PROTOCOLS: unknown("protocol", protocol, PROTOCOLS)
     tasks = list(tasks) if tasks is not None else (STS_TASKS if split == "test" else ["STS-B", "SICK-R"])
     if not tasks: fail("evaluate_sts: tasks: empty list")
     data = {t: sample_pairs(load_sts(t, protocol, split, root), max_pairs, seed) for t in tasks}

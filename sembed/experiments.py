@@ -10,16 +10,16 @@ from pathlib import Path
 from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
-from .core import Params, atomic_path, check_id, check_writable, fail, inside, params_file, provenance, sha256_file, sha256_json, write_json
+from .core import Params, atomic_path, check_id, check_writable, fail, inside, params_file, provenance, sha256_file, sha256_json, unknown, write_json
 from .data import STS_TASKS
 from .methods import Method, Source, bad, get_corpus, get_method, load_plugins, method_code, read_corpus, validate
 
 # %% auto 0
 __all__ = ['SCALES', 'GEOMETRY_SPLITS', 'ExperimentSpec', 'Experiment', 'scale_of', 'Defaults', 'defaults_of',
            'configured_scales', 'scale_settings', 'ScaleSettings', 'settings_model', 'experiment', 'sweep_combos',
-           'experiments', 'TransferSettings', 'transfer_settings', 'get_experiment', 'configured', 'fetch_corpus',
-           'prepare', 'EncodeContext', 'row_context', 'check_sts_data', 'build', 'row_options', 'embed_fn',
-           'task_adapter', 'evaluate', 'sts_sentences', 'sweep', 'run', 'evaluate_transfer_row']
+           'experiments', 'TransferSettings', 'transfer_settings', 'get_experiment', 'configured', 'paper_rows',
+           'fetch_corpus', 'prepare', 'EncodeContext', 'row_context', 'check_sts_data', 'build', 'row_options',
+           'embed_fn', 'task_adapter', 'evaluate', 'sts_sentences', 'sweep', 'run', 'evaluate_transfer_row']
 
 # %% ../nbs/12_experiments.ipynb
 SCALES = ("smoke", "full", "paper")
@@ -66,6 +66,7 @@ class Experiment:
     seed: int = 42
     tasks: list | None = None   # the STS tasks scored (None: all seven of the protocol)
     pairs: int | None = None    # score a seeded sample of about this many pairs per task (None: every pair)
+    params_path: str = "params.yaml"   # the params file the row was read from (`params_file`), for messages
     @property
     def paper(self): return self.spec.paper
     @property
@@ -79,7 +80,7 @@ def _source(exp_id, scale, pf="params.yaml"): return f"{pf}: experiments.{exp_id
 def scale_of(params: dict, scale: str | None = None) -> str:
     "The scale to run: `scale` or params' `scale`, validated."
     scale = scale or params.get("scale")
-    if scale not in SCALES: fail(f"{params_file(params)}: scale: unknown value {scale!r} (known: {', '.join(SCALES)})")
+    if scale not in SCALES: unknown("value", scale, SCALES, where=f"{params_file(params)}: scale")
     return scale
 
 class Defaults(BaseModel):
@@ -249,7 +250,7 @@ def experiment(params: dict,          # the parsed params.yaml
     scale, pf = scale_of(params, scale), params_file(params)
     exps = params.get("experiments")
     if not isinstance(exps, dict) or not exps: fail(f"{pf}: experiments: expected a mapping of experiment ids")
-    if exp_id not in exps: fail(f"{pf}: experiments: unknown experiment '{exp_id}' (known: {', '.join(exps)})")
+    if exp_id not in exps: unknown("experiment", exp_id, list(exps), where=f"{pf}: experiments", listed=f"the keys of {pf}'s experiments")
     check_id(exp_id, f"{pf}: experiments")   # it names models/<id>, results/<id>.json, ...
     spec = validate(ExperimentSpec, exps[exp_id], f"{pf}: experiments.{exp_id}")
     m = get_method(spec.method, f"{pf}: experiments.{exp_id}: method")
@@ -273,7 +274,7 @@ def experiment(params: dict,          # the parsed params.yaml
         validate(m.options, {**own, **combo}, f"{pf}: experiments.{exp_id}.sweep {combo}")
     extra = {**({"tasks": st.tasks} if st.tasks is not None else {}), **({"pairs": st.pairs} if st.pairs is not None else {})}
     return Experiment(exp_id, spec, m, scale, {**own, "model": st.model, "compare": st.compare, "data": st.data, **extra},
-                      st.model, st.compare, st.data, cfg, seed, st.tasks, st.pairs)
+                      st.model, st.compare, st.data, cfg, seed, st.tasks, st.pairs, pf)
 
 def sweep_combos(spec: ExperimentSpec, m: Method, exp_id="?", pf="params.yaml") -> list[dict]:
     "Every combination of the row's `sweep` values ({option: value}), in the order params lists them; [] without a sweep."
@@ -290,7 +291,7 @@ def sweep_combos(spec: ExperimentSpec, m: Method, exp_id="?", pf="params.yaml") 
 
 def experiments(params: dict, scale: str | None = None, data_root="data") -> dict[str, Experiment]:
     "Every experiment of the matrix at `scale`, validated; also checks `papers` and `plugins`."
-    load_plugins(params.get("plugins") or [])
+    load_plugins(params.get("plugins") or [], params_file(params))
     exps = {k: experiment(params, k, scale, data_root) for k in (params.get("experiments") or {})}
     _check_links(params, exps.values())
     return exps
@@ -300,13 +301,14 @@ def _check_links(params: dict, rows):
     ids, papers, pf = list(params.get("experiments") or {}), params.get("papers") or [], params_file(params)
     from sembed.registry import paper_ids
     for p in papers:
-        if p not in paper_ids(): fail(f"{pf}: papers: unknown paper '{p}' (known: {', '.join(paper_ids())})")
+        if p not in paper_ids(): unknown("paper", p, paper_ids(), where=f"{pf}: papers", listed="sembed/resources/papers.yaml")
     for t in transfer_settings(params).experiments:
-        if t not in ids: fail(f"{pf}: transfer: field experiments: unknown experiment '{t}' (known: {', '.join(ids)})")
+        if t not in ids: unknown("experiment", t, ids, where=f"{pf}: transfer: field experiments", listed=f"the keys of {pf}'s experiments")
     for e in rows:
         b = e.spec.baseline
-        if b is not None and (b not in ids or b == e.id):
-            fail(f"{pf}: experiments.{e.id}: field baseline: {'unknown experiment' if b not in ids else 'the row itself'} '{b}' (known: {', '.join(k for k in ids if k != e.id)})")
+        if b is not None and b not in ids:
+            unknown("experiment", b, [k for k in ids if k != e.id], where=f"{pf}: experiments.{e.id}: field baseline", listed=f"the keys of {pf}'s experiments")
+        if b == e.id: fail(f"{pf}: experiments.{e.id}: field baseline: the row itself '{b}' (a baseline is another row)")
         if e.paper is not None and e.paper not in papers:
             fail(f"{pf}: experiments.{e.id}: paper '{e.paper}' is not listed in papers (its report would never render)")
 
@@ -324,7 +326,7 @@ def transfer_settings(params: dict) -> TransferSettings:
     s = validate(TransferSettings, params.get("transfer") or {}, f"{pf}: transfer")
     if s.kfold < 2: fail(f"{pf}: transfer: field kfold: bad value {s.kfold} (an integer >= 2)")
     for sc, cap in s.max_train.items():
-        if sc not in SCALES: fail(f"{pf}: transfer: field max_train: unknown scale '{sc}' (known: {', '.join(SCALES)})")
+        if sc not in SCALES: unknown("scale", sc, SCALES, where=f"{pf}: transfer: field max_train")
         if cap < 2: fail(f"{pf}: transfer: field max_train.{sc}: bad value {cap} (an integer >= 2)")
     return s
 
@@ -333,7 +335,7 @@ def get_experiment(params: dict, exp_id: str, data_root="data") -> Experiment:
     matrix is validated by `experiments`, which `sembed prepare` runs: in `dvc repro` that stage comes first after any
     params change, so a typo anywhere still stops the pipeline, while each later stage builds only its own row (building
     all ~60 rows in every one of ~140 stages cost seconds each)."""
-    load_plugins(params.get("plugins") or [])
+    load_plugins(params.get("plugins") or [], params_file(params))
     e = experiment(params, exp_id, None, data_root)
     _check_links(params, [e])
     return e
@@ -348,6 +350,26 @@ def configured(params: dict, scale="paper", data_root="data") -> dict[str, tuple
         row = {f: v for f, v in row.items() if f != "not_run"}
         out[k] = (params["configured"][k]["not_run"], experiment(Params({**params, "experiments": {k: row}}, pf), k, scale, data_root))
     return out
+
+# %% ../nbs/12_experiments.ipynb
+def paper_rows(params: dict,   # the parsed params file
+               paper_id: str): # a registry id (e.g. "simcse")
+    "{'rows': the paper's experiment ids, 'baselines': the other rows they are measured against, 'transfer': those of both with a transfer@<id> stage}."
+    from sembed.registry import get_paper
+    get_paper(paper_id)   # an unknown id: one line, with the closest id
+    pf, exps = params_file(params), params.get("experiments") or {}
+    rows = [k for k, v in exps.items() if isinstance(v, dict) and v.get("paper") == paper_id]
+    if not rows:
+        conf = [k for k, v in (params.get("configured") or {}).items() if isinstance(v, dict) and v.get("paper") == paper_id]
+        fail(f"{pf}: experiments: no row of paper '{paper_id}'" + (f" (configured only, not run here: {', '.join(conf)})" if conf else ""))
+    base, todo = [], list(rows)
+    while todo:
+        k = todo.pop(0); b = (exps.get(k) or {}).get("baseline")
+        if b is None or b in rows or b in base: continue
+        if b not in exps: unknown("experiment", b, list(exps), where=f"{pf}: experiments.{k}: field baseline", listed=f"the keys of {pf}'s experiments")
+        base.append(b); todo.append(b)
+    listed = transfer_settings(params).experiments
+    return {"rows": rows, "baselines": base, "transfer": [t for t in listed if t in rows or t in base]}
 
 # %% ../nbs/12_experiments.ipynb
 def _write_corpus(kind, path, examples):
@@ -577,7 +599,7 @@ def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, 
         grid_enc = ctx.encoder if ctx is not None else SentenceEncoder.from_pretrained(str(inside(models, exp.id)))
         layer_pooler(pooler, 1)
         bad = [d for d in exp.spec.layer_grid if not 1 <= d <= grid_enc.hidden_size]
-        if bad: fail(f"params.yaml: experiments.{exp.id}: field layer_grid: dimension {bad[0]} outside 1..{grid_enc.hidden_size} (the model's size)")
+        if bad: fail(f"{exp.params_path}: experiments.{exp.id}: field layer_grid: dimension {bad[0]} outside 1..{grid_enc.hidden_size} (the model's size)")
     res = evaluate_sts(encode, protocol=exp.spec.protocol, tasks=tasks, split=split, root=data_root, adapt=task_adapter(exp, models),
                        max_pairs=exp.pairs, seed=exp.seed)
     settings = {"experiment": exp.id, "settings": exp.settings, "protocol": exp.spec.protocol, "split": split, "tasks": tasks,
@@ -652,8 +674,8 @@ def evaluate_transfer_row(exp: Experiment, data_root="data", models="models", ba
     if out is not None: check_writable(out)
     tasks = list(tasks or TRANSFER_TASKS)
     for t in tasks:
-        if t not in TRANSFER_TASKS: fail(f"--tasks: unknown transfer task '{t}' (known: {', '.join(TRANSFER_TASKS)})")
-    if not isinstance(kfold, int) or isinstance(kfold, bool) or kfold < 2: fail(f"params.yaml: transfer.kfold: bad value {kfold!r} (an integer >= 2)")
+        if t not in TRANSFER_TASKS: unknown("transfer task", t, TRANSFER_TASKS, where="--tasks")
+    if not isinstance(kfold, int) or isinstance(kfold, bool) or kfold < 2: fail(f"{exp.params_path}: transfer.kfold: bad value {kfold!r} (an integer >= 2)")
     for t in tasks: load_transfer(t, root=data_root)   # every file present and well-formed: fail before encoding
     # the ~120k transfer sentences are cached for the requested pooler only (rows on one model share them)
     encode, pooler = embed_fn(exp, data_root, models, batch_size, cache="requested")

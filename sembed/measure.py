@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, os, platform, shutil, subprocess, sys, time
 from pathlib import Path
 import yaml
-from .core import fail, load_params, write_json
+from .core import fail, load_params, unknown, write_json
 from .experiments import SCALES, experiment
 from .report import MEASURED, read_json, result_files, row_status
 
@@ -24,7 +24,7 @@ def measure_plan(root=".",        # the repository (params.yaml, measured/)
     params = load_params(root / "params.yaml")
     exps = params.get("experiments") or {}
     for r in rows or []:
-        if r not in exps: fail(f"measure: --rows: unknown experiment '{r}' (known: {', '.join(exps)})")
+        if r not in exps: unknown("experiment", r, list(exps), where="measure: --rows", listed="the keys of params.yaml's experiments")
     tree, out = root / MEASURED / scale, []
     for k in rows or list(exps):
         if (exps[k] or {}).get("smoke_only"):

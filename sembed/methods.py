@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
-from .core import fail
+from .core import fail, unknown, unknown_text
 
 # %% auto 0
 __all__ = ['NLI_LABELS', 'TRIPLET_COLUMNS', 'CORPUS_KINDS', 'CORPORA', 'KINDS', 'METHODS', 'Options', 'Source', 'bad',
@@ -41,7 +41,7 @@ def validation_message(e: ValidationError, model: type[BaseModel], source: str) 
     name = ".".join(str(x) for x in err["loc"]) or "?"
     if isinstance(source, Source) and err["loc"]: source = source.of(str(err["loc"][0]))
     if err["type"] == "extra_forbidden":
-        return f"{source}: unknown field '{name}' (known: {', '.join(model.model_fields) or 'none'})"
+        return unknown_text("field", name, list(model.model_fields), where=source)
     if err["type"] == "sembed": return f"{source}: field {name}: {err['ctx']['msg']}"
     if err["type"] == "missing": return f"{source}: field {name}: missing"
     return f"{source}: field {name}: bad value {err.get('input')!r} ({err['msg']})"
@@ -157,7 +157,7 @@ def register_corpus(c: Corpus) -> Corpus:
 def get_corpus(name: str, source: str = "corpus") -> Corpus:
     "A registered corpus by name (plugins are loaded first)."
     load_plugins()
-    if name not in CORPORA: fail(f"{source}: unknown corpus '{name}' (known: {', '.join(sorted(CORPORA))})")
+    if name not in CORPORA: unknown("corpus", name, sorted(CORPORA), where=source)
     return CORPORA[name]
 
 # %% ../nbs/05b_methods.ipynb
@@ -265,7 +265,8 @@ def _caller_module():
 
 _LOADED = set()
 
-def load_plugins(extra=()):  # more importable module names (params.yaml `plugins:`)
+def load_plugins(extra=(),              # more importable module names (params.yaml `plugins:`)
+                 source="params.yaml"):  # the params file that lists them, for messages
     "Import every `sembed` submodule (registering the methods they declare) and the `extra` modules."
     import sembed
     mods = [f"sembed.{m.name}" for m in pkgutil.iter_modules(sembed.__path__) if not m.name.startswith("_")]
@@ -275,14 +276,14 @@ def load_plugins(extra=()):  # more importable module names (params.yaml `plugin
         try: importlib.import_module(name)
         except ModuleNotFoundError as e:
             if name in mods: raise
-            fail(f"params.yaml: plugins: cannot import '{name}' ({e})")
+            fail(f"{source}: plugins: cannot import '{name}' ({e})")
         _LOADED.add(name)
 
 def get_method(name: str, source: str = "method") -> Method:
     "The registered method `name`; unknown names are a one-line error listing the known ones."
     load_plugins()
     if not isinstance(name, str) or name not in METHODS:
-        fail(f"{source}: unknown method '{name}' (known: {', '.join(sorted(METHODS))})")
+        unknown("method", name, sorted(METHODS), where=source, listed="`sembed methods`")
     return METHODS[name]
 
 def methods() -> dict[str, Method]:

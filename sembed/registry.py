@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict
-from .core import fail, read_yaml
+from .core import fail, read_yaml, unknown
 from .methods import validate
 
 # %% auto 0
@@ -122,13 +122,13 @@ def _check(path, pid, p):
     if not p.get("arxiv") and not p.get("url"): fail(f"{src}: field arxiv: missing (give the arXiv id, or url for a paper without one)")
     if not p["tasks"] or len(set(p["tasks"])) != len(p["tasks"]): fail(f"{src}: field tasks: expected distinct task names")
     bad = [t for t in p["tasks"] if t not in STS_COLUMNS]
-    if bad: fail(f"{src}: field tasks: unknown task '{bad[0]}' (known: {', '.join(STS_COLUMNS)})")
+    if bad: unknown("task", bad[0], STS_COLUMNS, where=f"{src}: field tasks")
     _check_reported(src, p)
     if not p["reported"] and not p.get("not_found", "").strip():
         fail(f"{src}: field not_found: missing (a paper with no reported row says where they were looked for)")
     tt = p.get("transfer_tasks") or []
     if bad := [t for t in tt if t not in TRANSFER_COLUMNS]:
-        fail(f"{src}: field transfer_tasks: unknown task '{bad[0]}' (known: {', '.join(TRANSFER_COLUMNS)})")
+        unknown("task", bad[0], TRANSFER_COLUMNS, where=f"{src}: field transfer_tasks")
     if p.get("transfer_reported") and not tt: fail(f"{src}: field transfer_tasks: missing (transfer_reported needs the task list)")
     _check_reported(src, p, "transfer_reported", "transfer_tasks")
     _check_hyperparameters(src, p)
@@ -160,10 +160,10 @@ def paper_ids(path=None) -> list[str]:
 # %% ../nbs/09_registry.ipynb
 def get_paper(paper_id,  # e.g. "simcse"
               path=None) -> dict:
-    "The registry entry of `paper_id` (with its `id`); an unknown id is a one-line `SembedError` listing known ids."
+    "The registry entry of `paper_id` (with its `id`); an unknown id is a one-line `SembedError` (closest id, some known ids)."
     reg = load_registry(path)
     if not isinstance(paper_id, str) or paper_id not in reg:
-        fail(f"unknown paper id {str(paper_id)[:60]!r} (known ids: {', '.join(sorted(reg))})")
+        unknown("paper id", str(paper_id), sorted(reg), listed="sembed/resources/papers.yaml")
     return {"id": paper_id, **reg[paper_id]}
 
 def paper_link(p: dict) -> tuple[str, str]:

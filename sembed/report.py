@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy, csv, datetime, io, json, math, shutil, tempfile, textwrap
 from pathlib import Path
 import numpy as np
-from .core import SembedError, fail, atomic_path, inside, sha256_file, load_params, write_json
+from .core import SembedError, fail, atomic_path, inside, params_file, sha256_file, load_params, write_json
 from .registry import get_paper, load_registry, paper_ids, paper_link, SOURCE_KINDS, STS_COLUMNS, TRANSFER_COLUMNS
 from .methods import method_code
 
@@ -90,9 +90,9 @@ def paper_experiments(params: dict, paper_id: str, scale=None, data_root="data")
     (no paper) they name as `baseline`: a "before training" row shared by several papers is shown in each one's report."""
     from sembed.experiments import experiment
     from sembed.methods import load_plugins
-    load_plugins(params.get("plugins") or [])
+    load_plugins(params.get("plugins") or [], params_file(params))
     exps = params.get("experiments")
-    if not isinstance(exps, dict): fail("params.yaml: experiments: expected a mapping of experiment ids")
+    if not isinstance(exps, dict): fail(f"{params_file(params)}: experiments: expected a mapping of experiment ids")
     ours = {k for k, v in exps.items() if isinstance(v, dict) and v.get("paper") == paper_id}
     ours |= {b for k in ours if isinstance(b := exps[k].get("baseline"), str) and isinstance(exps.get(b), dict) and exps[b].get("paper") is None}
     return {k: experiment(params, k, scale, data_root) for k in exps if k in ours}

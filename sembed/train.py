@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from .core import SembedError, atomic_path, fail, inside, provenance, set_seed, write_json
+from .core import SembedError, atomic_path, fail, inside, provenance, set_seed, unknown, write_json
 from .core import progress as _progress
 from .export import HEAD_MODES, save_trained
 from .methods import Method, check_examples, get_method, read_corpus, validate, validation_message
@@ -31,7 +31,7 @@ def _split_options(d: dict, source: str, cls):
     bad = [k for k in opts if k not in m.options.model_fields]
     if bad:
         known = [f for f in cls.model_fields if f != "options"] + list(m.options.model_fields)
-        fail(f"{source}: unknown field '{bad[0]}' (known: {', '.join(known)})")
+        unknown("field", bad[0], known, where=source)
     o = validate(m.options, opts, source)
     pooler = d.get("pooler") or m.train_pooler
     if pooler is not None:

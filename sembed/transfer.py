@@ -7,7 +7,7 @@ from __future__ import annotations
 import os, warnings
 from pathlib import Path
 import numpy as np
-from .core import fail, progress as _progress
+from .core import fail, progress as _progress, unknown
 
 # %% auto 0
 __all__ = ['TRANSFER_TASKS', 'BINARY_FILES', 'SPLIT_FILES', 'TREC_CLASSES', 'MRPC_COLUMNS', 'TOY_CUES', 'TOY_TREC_CUES',
@@ -32,7 +32,7 @@ SPLIT_FILES = {
 TREC_CLASSES = ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"]  # label = index, as SentEval's tgt2idx
 
 def _check_task(task):
-    if task not in TRANSFER_TASKS: fail(f"unknown transfer task {task!r} (known: {', '.join(TRANSFER_TASKS)})")
+    if task not in TRANSFER_TASKS: unknown("transfer task", task, TRANSFER_TASKS)
 
 def transfer_paths(task,         # one of `TRANSFER_TASKS`
                    root="data"): # folder `sembed.data.download` wrote into
@@ -45,7 +45,9 @@ def transfer_paths(task,         # one of `TRANSFER_TASKS`
 def _lines(path, encoding, splitlines=False):
     "Lines of a text file, as `read().splitlines()` (binary tasks) or file iteration (the others)."
     path = Path(path)
-    if not path.is_file(): fail(f"{path}: file not found (run `sembed.data.download()` first)")
+    if not path.is_file():
+        from sembed.data import download_hint
+        fail(f"{path}: file not found ({download_hint(path)})")
     try:
         with open(path, encoding=encoding) as f: lines = f.read().splitlines() if splitlines else list(f)
     except UnicodeDecodeError as e: fail(f"{path}: not valid {encoding} ({e.reason} at byte {e.start})")

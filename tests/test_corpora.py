@@ -151,7 +151,7 @@ def test_malformed_corpus_files(tmp_path):
     with pytest.raises(SembedError, match=r"brown\.zip#brown/ca01:2: token 'barks' is not word/tag"): D.brown_sentences(tmp_path)
     (d / "brown.zip").write_bytes(b"not a zip")
     with pytest.raises(SembedError, match=r"brown\.zip: not a readable zip archive"): D.brown_sentences(tmp_path)
-    with pytest.raises(SembedError, match=r"nowhere/nltk_data/corpora/brown\.zip: file not found \(run `sembed download --only brown` first\)"):
+    with pytest.raises(SembedError, match=r"nowhere/nltk_data/corpora/brown\.zip: file not found \(run `sembed download --only brown --out .*/nowhere` first\)"):
         D.brown_sentences(tmp_path / "nowhere")
     w = tmp_path / "wordnet-3.1/dict"; w.mkdir(parents=True)
     for pos in D.WORDNET_POS: (w / f"data.{pos}.gz").write_bytes(gzip.compress(b""))

@@ -171,7 +171,7 @@ def test_stsb_and_sick_columns_and_splits(tmp_path):
 
 
 def test_bad_task_protocol_split(tmp_path):
-    with pytest.raises(SembedError, match=r"unknown STS task 'STS17' \(known: STS12, STS13, STS14, STS15, STS16, STS-B, SICK-R\)"):
+    with pytest.raises(SembedError, match=r"unknown STS task 'STS17': did you mean 'STS16'\? \(known: STS12, STS13, STS14, STS15, STS16, STS-B, SICK-R\)"):
         D.load_sts("STS17", root=tmp_path)
     with pytest.raises(SembedError, match="unknown protocol 'glue'"): D.load_sts("STS12", "glue", root=tmp_path)
     with pytest.raises(SembedError, match="unknown split .validation."): D.load_sts("SICK-R", split="validation", root=tmp_path)

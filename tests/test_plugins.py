@@ -79,7 +79,7 @@ def test_toy_plugin_gains_stages_and_runs(project):
         assert stage in dag, stage
     status = _dvc(project, "status").stdout
     assert "row@toy-run" in status and "reports" in status
-    p = subprocess.run([str(BIN / "sembed"), "methods"], cwd=project, capture_output=True, text=True,
+    p = subprocess.run([str(BIN / "sembed"), "methods", "--markdown"], cwd=project, capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": str(project)})
     assert p.returncode == 0 and "| toy-mse | toy | train |" in p.stdout, p.stdout + p.stderr
     _dvc(project, "repro", "row@toy-run")                                    # download -> prepare -> row (train, then eval)

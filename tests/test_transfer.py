@@ -110,7 +110,7 @@ def test_evaluate_transfer_fails_early(tmp_path, monkeypatch):
     root = T.write_toy_transfer(tmp_path / "toy", n=20)
     calls = []
     enc = bow_encoder(root, calls)
-    cases = [(dict(tasks=["MR", "SST5"]), "unknown transfer task 'SST5' (known: MR, CR, SUBJ, MPQA, SST2, TREC, MRPC)"),
+    cases = [(dict(tasks=["MR", "SST5"]), "unknown transfer task 'SST5': did you mean 'SST2'? (known: MR, CR, SUBJ, MPQA, SST2, TREC, MRPC)"),
              (dict(tasks=[]), "tasks: empty list"),
              (dict(tasks=["MR", "MR"]), "'MR' listed twice"),
              (dict(kfold=1), "kfold: bad value 1"),
