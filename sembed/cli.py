@@ -6,7 +6,7 @@
 from __future__ import annotations
 import argparse, os, re, sys, time
 from pathlib import Path
-from .core import SembedError, atomic_path, check_writable, fail, inside, load_params, params_file, provenance, sha256_json, stage_timer, write_json, write_run_record
+from .core import SembedError, atomic_path, check_writable, fail, inside, load_params, need_extra, params_file, provenance, sha256_json, stage_timer, write_json, write_run_record
 
 
 # %% auto 0
@@ -227,6 +227,7 @@ def cmd_report(a):
     "Render `--paper`'s report, the leaderboard with `--leaderboard`, or with `--all` every paper of `--params` and the leaderboard."
     from sembed.registry import get_paper
     if sum(map(bool, (a.paper, a.leaderboard, a.all))) != 1: fail("report: give exactly one of --paper ID, --leaderboard or --all")
+    need_extra(["pandas", "jinja2", "matplotlib", "papermill", "nbconvert", "nbformat", "ipykernel"], "sembed report")
     root = Path(a.root)
     if a.all:
         papers = load_params(root / a.params).get("papers") or []   # render_reports checks every id before it renders

@@ -11,11 +11,11 @@ import numpy as np
 import yaml
 
 # %% auto 0
-__all__ = ['RUNS', 'NOT_RECORDED', 'STAGE_TIMES', 'ID_PATTERN', 'SembedError', 'fail', 'atomic_path', 'write_json', 'sha256_file',
-           'sha256_json', 'set_seed', 'git_commit', 'hardware', 'device_kind', 'code_hash', 'provenance',
-           'run_record_path', 'write_run_record', 'read_run_record', 'with_run_record', 'stage_timer', 'stage_times',
-           'check_id', 'inside', 'read_yaml', 'Params', 'params_file', 'load_params', 'progress', 'check_writable',
-           'download_url', 'html_escape']
+__all__ = ['PIPELINE_EXTRA', 'RUNS', 'NOT_RECORDED', 'STAGE_TIMES', 'ID_PATTERN', 'SembedError', 'fail', 'need_extra',
+           'atomic_path', 'write_json', 'sha256_file', 'sha256_json', 'set_seed', 'git_commit', 'hardware',
+           'device_kind', 'code_hash', 'provenance', 'run_record_path', 'write_run_record', 'read_run_record',
+           'with_run_record', 'stage_timer', 'stage_times', 'check_id', 'inside', 'read_yaml', 'Params', 'params_file',
+           'load_params', 'progress', 'check_writable', 'download_url', 'html_escape']
 
 # %% ../nbs/00_core.ipynb
 class SembedError(Exception):
@@ -26,6 +26,15 @@ def fail(msg: str  # what went wrong, naming the file / field / value
         ):
     "Raise a `SembedError` with `msg`."
     raise SembedError(msg)
+
+# %% ../nbs/00_core.ipynb
+PIPELINE_EXTRA = "pip install 'sembed[pipeline]'"   # the extra with the pipeline's tools: DVC, reports, isotropy, LoRA
+
+def need_extra(modules,   # top-level modules a feature imports (e.g. ["papermill", "nbconvert"])
+               feature):  # what needs them, for the message (e.g. "sembed report")
+    "Fail with one line naming the missing modules and the install command unless every module of `modules` can be imported."
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing: fail(f"{feature} needs {', '.join(missing)}, not installed (the plain install evaluates only): {PIPELINE_EXTRA}")
 
 # %% ../nbs/00_core.ipynb
 @contextlib.contextmanager

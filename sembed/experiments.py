@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
-from .core import Params, atomic_path, check_id, check_writable, fail, inside, params_file, provenance, sha256_file, sha256_json, write_json, write_run_record
+from .core import Params, atomic_path, check_id, check_writable, fail, inside, need_extra, params_file, provenance, sha256_file, sha256_json, write_json, write_run_record
 from .methods import Method, get_corpus, get_method, load_plugins, method_code, read_corpus, validate
 
 # %% auto 0
 __all__ = ['SCALES', 'ExperimentSpec', 'Experiment', 'scale_of', 'scale_settings', 'experiment', 'sweep_combos', 'experiments',
            'TransferSettings', 'transfer_settings', 'get_experiment', 'configured', 'fetch_corpus', 'prepare',
-           'EncodeContext', 'row_context', 'check_sts_data', 'build', 'row_options', 'embed_fn', 'task_adapter',
-           'evaluate', 'sts_sentences', 'sweep', 'run', 'evaluate_transfer_row']
+           'EncodeContext', 'row_context', 'check_sts_data', 'check_extras', 'build', 'row_options', 'embed_fn',
+           'task_adapter', 'evaluate', 'sts_sentences', 'sweep', 'run', 'evaluate_transfer_row']
 
 # %% ../nbs/12_experiments.ipynb
 SCALES = ("smoke", "full", "paper")
@@ -339,6 +339,11 @@ def check_sts_data(exp, tasks=None, split="test", data_root="data"):
     for t in tasks: load_sts(t, protocol=exp.spec.protocol, split=split, root=data_root)
     return tasks
 
+def check_extras(exp):
+    "Fail before any work when row `exp` needs a package of the `pipeline` extra that is not installed (isotropy, LoRA)."
+    if exp.spec.isotropy: need_extra(["skdim", "IsoScore"], f"experiment {exp.id}: isotropy")
+    if exp.kind == "train" and getattr(exp.config, "lora", None) is not None: need_extra(["peft"], f"experiment {exp.id}: lora")
+
 def _empty_logs(results, exp_id):
     from sembed.train import _write_csv
     _write_csv(inside(results, f"{exp_id}.train_loss.csv"), ("step", "loss", "lr"), [])
@@ -445,6 +450,7 @@ def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, 
     started = time.time() if started is None else started
     if out is not None: check_writable(out)
     tasks = check_sts_data(exp, tasks, split, data_root)   # data present: fail before encoding
+    check_extras(exp)
     if exp.kind == "train": ctx = None
     elif ctx is None: ctx = row_context(exp, data_root, batch_size)
     if ctx is not None: ctx.sweep = dict(exp.spec.sweep or {})
@@ -513,6 +519,7 @@ def run(exp: Experiment, data_root="data", models="models", results="results", b
     inside(models, exp.id)   # the row's model folder too: both paths checked before anything is written or removed
     check_writable(out, "--results")
     check_sts_data(exp, data_root=data_root)   # before any training
+    check_extras(exp)
     if out.exists(): out.unlink()   # an old score never stands beside a newly built model
     ctx = row_context(exp, data_root, batch_size)
     if build(exp, data_root, models, results, resume=resume, batch_size=batch_size, ctx=ctx) is None: return None

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from .core import SembedError, atomic_path, fail, hardware, inside, provenance, set_seed, write_json, write_run_record
+from .core import SembedError, atomic_path, fail, hardware, inside, need_extra, provenance, set_seed, write_json, write_run_record
 from .core import progress as _progress
 from .export import HEAD_MODES, save_trained
 from .methods import Method, check_examples, get_method, read_corpus, validate, validation_message
@@ -316,8 +316,8 @@ class _Run:
 
 # %% ../nbs/06_train.ipynb
 def _peft():
-    try: import peft
-    except ImportError: fail("TrainConfig: field lora: needs the 'peft' package (pip install peft)")
+    need_extra(["peft"], "TrainConfig: field lora")
+    import peft
     return peft
 
 def add_lora(encoder,       # a SentenceEncoder; its `.model` gets the adapters in place
