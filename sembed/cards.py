@@ -6,7 +6,7 @@
 from __future__ import annotations
 import json, math, re
 from pathlib import Path
-from .core import atomic_path, fail
+from .core import atomic_path, fail, with_run_record
 from .data import MTEB_IDS, TRANSFER_FILES
 from .registry import get_paper, paper_link
 from .transfer import BINARY_FILES
@@ -332,11 +332,11 @@ def write_cards(model_dir,              # a trained model folder (HF files + sem
     model_dir = Path(model_dir)
     info = _read(model_dir / "sembed.json", "model metadata (sembed.json)")
     if info.get("trained") is False: return []
-    res = _read(result_path, "STS result")
+    res = with_run_record(_read(result_path, "STS result"), result_path)   # its git commit: the run record's (results/runs/)
     exp = res.get("experiment")
     if exp is not None and exp != model_dir.name:
         fail(f"{result_path}: field experiment: '{exp}' is not the model folder's experiment '{model_dir.name}'")
-    tr = _read(transfer_path, "transfer result") if transfer_path is not None and Path(transfer_path).exists() else None
+    tr = with_run_record(_read(transfer_path, "transfer result"), transfer_path) if transfer_path is not None and Path(transfer_path).exists() else None
     if tr is not None and tr.get("experiment") not in (None, exp):
         fail(f"{transfer_path}: field experiment: '{tr.get('experiment')}' is not '{exp}'")
     summ = _read(summary_path, "training summary") if summary_path is not None and Path(summary_path).exists() else None

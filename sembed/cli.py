@@ -8,7 +8,7 @@ import argparse, os, re, shutil, sys, textwrap, time
 from pathlib import Path
 from . import __version__
 from .core import (SembedError, atomic_path, check_writable, fail, inside, load_params, params_file, provenance, sha256_json,
-                         stage_timer, unknown, unknown_text, write_json)
+                         need_extra, stage_timer, unknown, unknown_text, write_json, write_run_record)
 
 
 # %% auto 0
@@ -118,11 +118,11 @@ def cmd_methods(a):
 
 # %% ../nbs/04_cli.ipynb
 def cmd_eval(a):
-    "Evaluate one experiment (--experiment) or one model with one pooler (--model) on the STS tasks (or, with `--protocol transfer`, SentEval's transfer tasks); write the JSON to `--out`."
-    out = check_out_json(a.out)
+    "Evaluate one experiment (--experiment) or one model with one pooler (--model) on the STS tasks (or, with `--protocol transfer`, SentEval's transfer tasks); write the JSON to `--out` (its run record to `runs/` beside it)."
+    started, out = time.time(), check_out_json(a.out)
     check_choice("protocol", a.protocol, ["senteval", "mteb", "transfer"])
     if bool(a.experiment) == bool(a.model): fail("eval: give exactly one of --experiment ID or --model MODEL")
-    if a.protocol == "transfer": return _eval_transfer(a, out)
+    if a.protocol == "transfer": return _eval_transfer(a, out, started)
     from sembed.data import STS_TASKS, load_sts
     tasks = a.tasks or list(STS_TASKS)
     for t in tasks: check_choice("task", t, STS_TASKS)
@@ -144,7 +144,7 @@ def cmd_eval(a):
     seed = load_params(a.params).get("seed") if Path(a.params).exists() else None
     res = make_result(res, a.model, enc.pooler, seed=seed, params_hash=sha256_json(settings),
                       max_length=enc.max_length, batch_size=a.batch_size)
-    write_json(out, res)
+    write_run_record(write_json(out, res), started)
     print(format_result(res)); print(f"sembed eval: wrote {out}")
 
 def _check_model(a):
@@ -157,7 +157,7 @@ def _load_model(a):
     from sembed.encoders import SentenceEncoder
     return SentenceEncoder.from_pretrained(a.model, pooler=a.pooler, max_length=a.max_length)
 
-def _eval_transfer(a, out):
+def _eval_transfer(a, out, started=None):
     "`sembed eval --protocol transfer`: SentEval's transfer tasks (sembed.transfer) with params.yaml's `transfer` settings."
     from sembed.transfer import TRANSFER_TASKS, evaluate_transfer, load_transfer
     tasks = a.tasks or list(TRANSFER_TASKS)
@@ -181,7 +181,7 @@ def _eval_transfer(a, out):
                 "seed": ts.seed, "max_length": enc.max_length, "batch_size": a.batch_size}
     res = make_result(res, a.model, enc.pooler, seed=ts.seed, params_hash=sha256_json(settings), kfold=ts.kfold,
                       max_length=enc.max_length, batch_size=a.batch_size)
-    write_json(out, res)
+    write_run_record(write_json(out, res), started)
     print(format_result(res)); print(f"sembed eval: wrote {out}")
 
 # %% ../nbs/04_cli.ipynb
@@ -258,7 +258,7 @@ def cmd_geometry(a):
     "Alignment/uniformity on STS-B for each `--models` entry, written to `--out`."
     from sembed.encoders import SentenceEncoder, get_pooler, resolve_model
     from sembed.geometry import stsb_geometry
-    out = check_out_json(a.out)
+    started, out = time.time(), check_out_json(a.out)
     specs = list(map(parse_model_spec, a.models))
     for _, m, p in specs:
         resolve_model(m)
@@ -269,7 +269,7 @@ def cmd_geometry(a):
         res[name] = {"model": m, "pooler": enc.pooler, **stsb_geometry(lambda s: enc.encode(s, batch_size=a.batch_size), root=a.data)}
         print(f"{name:<10} alignment {res[name]['alignment']:.4f}  uniformity {res[name]['uniformity']:.4f}")
     res["provenance"] = provenance()
-    write_json(out, res)
+    write_run_record(write_json(out, res), started)
     print(f"sembed geometry: wrote {out}")
 
 # %% ../nbs/04_cli.ipynb
@@ -277,6 +277,7 @@ def cmd_report(a):
     "Render `--paper`'s report, the leaderboard with `--leaderboard`, or with `--all` every paper of `--params` and the leaderboard."
     from sembed.registry import get_paper
     if sum(map(bool, (a.paper, a.leaderboard, a.all))) != 1: fail("report: give exactly one of --paper ID, --leaderboard or --all")
+    need_extra(["pandas", "jinja2", "matplotlib", "papermill", "nbconvert", "nbformat", "ipykernel"], "sembed report")
     root = Path(a.root)
     if a.all:
         papers = load_params(root / a.params).get("papers") or []   # render_reports checks every id before it renders

@@ -4,17 +4,18 @@
 
 # %% ../nbs/00_core.ipynb 3
 from __future__ import annotations
-import contextlib, difflib, hashlib, json, os, platform, random, re, shutil, subprocess, sys, tempfile, time
+import contextlib, datetime, difflib, functools, hashlib, importlib.util, json, os, platform, random, re, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 import markupsafe
 import numpy as np
 import yaml
 
 # %% auto 0
-__all__ = ['STAGE_TIMES', 'ID_PATTERN', 'SembedError', 'fail', 'unknown_text', 'unknown', 'atomic_path', 'write_json',
-           'sha256_file', 'sha256_json', 'set_seed', 'git_commit', 'hardware', 'provenance', 'stage_timer',
-           'stage_times', 'check_id', 'inside', 'read_yaml', 'Params', 'params_file', 'load_params', 'progress',
-           'check_writable', 'download_url', 'html_escape']
+__all__ = ['PIPELINE_EXTRA', 'RUNS', 'NOT_RECORDED', 'STAGE_TIMES', 'ID_PATTERN', 'SembedError', 'fail', 'unknown_text',
+           'unknown', 'need_extra', 'atomic_path', 'write_json', 'sha256_file', 'sha256_json', 'set_seed', 'git_commit',
+           'hardware', 'device_kind', 'code_hash', 'provenance', 'run_record_path', 'write_run_record',
+           'read_run_record', 'with_run_record', 'stage_timer', 'stage_times', 'check_id', 'inside', 'read_yaml',
+           'Params', 'params_file', 'load_params', 'progress', 'check_writable', 'download_url', 'html_escape']
 
 # %% ../nbs/00_core.ipynb
 class SembedError(Exception):
@@ -49,6 +50,15 @@ def unknown_text(what: str,        # what the value names, e.g. "experiment", "p
 def unknown(what, value, known, where="", listed="", show=10):
     "Fail with `unknown_text`'s one line (see there)."
     fail(unknown_text(what, value, known, where, listed, show))
+
+# %% ../nbs/00_core.ipynb
+PIPELINE_EXTRA = "pip install 'sembed[pipeline]'"   # the extra with the pipeline's tools: DVC, reports, isotropy, LoRA
+
+def need_extra(modules,   # top-level modules a feature imports (e.g. ["papermill", "nbconvert"])
+               feature):  # what needs them, for the message (e.g. "sembed report")
+    "Fail with one line naming the missing modules and the install command unless every module of `modules` can be imported."
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing: fail(f"{feature} needs {', '.join(missing)}, not installed (the plain install evaluates only): {PIPELINE_EXTRA}")
 
 # %% ../nbs/00_core.ipynb
 @contextlib.contextmanager
@@ -116,17 +126,73 @@ def git_commit(root=None):  # a folder inside the checkout (default: the one hol
 
 # %% ../nbs/00_core.ipynb
 def hardware():
-    "A short description of the compute device."
+    "A short description of the compute device, with the CPU's core count (a run record's: it differs between machines of one kind)."
     import torch
     if torch.cuda.is_available(): return f"cuda:{torch.cuda.get_device_name(0)}"
     return f"cpu:{platform.machine()}x{os.cpu_count()}"
 
+def device_kind():
+    "The kind of device results are computed on (a result's provenance): 'cuda:<GPU name>' or 'cpu:<architecture>'."
+    import torch
+    if torch.cuda.is_available(): return f"cuda:{torch.cuda.get_device_name(0)}"
+    return f"cpu:{platform.machine()}"
+
 # %% ../nbs/00_core.ipynb
+@functools.lru_cache(maxsize=None)
+def code_hash(root=None) -> str:   # a package folder (default: the sembed package's own); computed once per process
+    """sha256 over the package's files, each as its relative path and the sha256 of its bytes, in sorted order
+    (`__pycache__` and `.cache` left out, as `.dvcignore` does): the code the pipeline's stages depend on (`sembed` in dvc.yaml)."""
+    base = Path(root) if root else Path(importlib.util.find_spec("sembed").origin).parent
+    files = sorted((p.relative_to(base).as_posix(), p) for p in base.rglob("*")
+                   if p.is_file() and not {"__pycache__", ".cache"} & set(p.relative_to(base).parts))
+    h = hashlib.sha256()
+    for rel, p in files: h.update(f"{rel}\0{sha256_file(p)}\n".encode())
+    return h.hexdigest()
+
 def provenance(**extra):
-    "Provenance dict for a result file: git commit, versions, hardware, plus `extra` (seed, params hash...)."
+    """Provenance of a result file: library versions, device kind, the package code's hash, plus `extra` (seed, params
+    hash...). The same on every run of the same code and inputs; the run's own facts go to its run record (`write_run_record`)."""
     import torch, transformers
-    return {"git_commit": git_commit(), "python": platform.python_version(), "torch": torch.__version__,
-            "transformers": transformers.__version__, "device": hardware(), **extra}
+    return {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
+            "device": device_kind(), "code": code_hash(), **extra}
+
+# %% ../nbs/00_core.ipynb
+RUNS = "runs"   # the run records' folder, beside the files they describe
+NOT_RECORDED = "not recorded"   # what a report shows for a fact no run record holds
+
+def run_record_path(out) -> Path:
+    "Where the run record of output file `out` goes: `<its folder>/runs/<its name>`."
+    out = Path(out)
+    return out.parent / RUNS / out.name
+
+def _utc(t): return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+def write_run_record(out,           # an output file just written (a result, a training summary)
+                     started=None,  # `time.time()` when the work that produced it began: gives `started` and `wall_s`
+                     **facts):      # more facts (training speed); they override the defaults (a fixture's commit)
+    "Write the run record of `out` (`run_record_path`): its sha256, the git commit, the machine, when it finished, `facts`."
+    out, now = Path(out), time.time()
+    rec = {"file": out.name, "sha256": sha256_file(out), "git_commit": git_commit(), "hardware": hardware(),
+           **({"started": _utc(started), "wall_s": round(now - started, 1)} if started is not None else {}),
+           "finished": _utc(now), **facts}
+    return write_json(run_record_path(out), rec)
+
+def read_run_record(out) -> dict | None:
+    "The run record of output file `out` while it describes the file as it is (the same sha256); else None."
+    p, out = run_record_path(out), Path(out)
+    if not p.is_file() or not out.is_file(): return None
+    try: rec = json.loads(p.read_text())
+    except (OSError, ValueError): return None   # a record is a courtesy: an unreadable one is no record
+    return rec if isinstance(rec, dict) and rec.get("sha256") == sha256_file(out) else None
+
+def with_run_record(result: dict | None, path) -> dict | None:
+    """`result` (read from `path`) with its run record's git commit, hardware and wall time in its provenance; what the
+    file itself holds wins (a result measured once keeps its own). No record and no commit of its own: 'not recorded'."""
+    if result is None: return None
+    prov, rec = dict(result.get("provenance") or {}), read_run_record(path) or {}
+    for k, v in (("git_commit", rec.get("git_commit", NOT_RECORDED)), ("hardware", rec.get("hardware")), ("wall_s", rec.get("wall_s"))):
+        if v is not None: prov.setdefault(k, v)
+    return {**result, "provenance": prov}
 
 # %% ../nbs/00_core.ipynb
 STAGE_TIMES = Path(".dvc") / "tmp" / "sembed-stage-times.jsonl"   # under the DVC project root

@@ -4,13 +4,13 @@
 
 # %% ../nbs/12_experiments.ipynb 3
 from __future__ import annotations
-import json, os, shutil
+import json, os, shutil, time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
-from .core import Params, atomic_path, check_id, check_writable, fail, inside, params_file, provenance, sha256_file, sha256_json, unknown, write_json
+from .core import Params, atomic_path, check_id, check_writable, fail, inside, need_extra, params_file, provenance, sha256_file, sha256_json, unknown, write_json, write_run_record
 from .data import STS_TASKS
 from .methods import Method, Source, bad, get_corpus, get_method, load_plugins, method_code, read_corpus, validate
 
@@ -18,8 +18,9 @@ from .methods import Method, Source, bad, get_corpus, get_method, load_plugins, 
 __all__ = ['SCALES', 'GEOMETRY_SPLITS', 'ExperimentSpec', 'Experiment', 'scale_of', 'Defaults', 'defaults_of',
            'configured_scales', 'scale_settings', 'ScaleSettings', 'settings_model', 'experiment', 'sweep_combos',
            'experiments', 'TransferSettings', 'transfer_settings', 'get_experiment', 'configured', 'paper_rows',
-           'fetch_corpus', 'prepare', 'EncodeContext', 'row_context', 'check_sts_data', 'build', 'row_options',
-           'embed_fn', 'task_adapter', 'evaluate', 'sts_sentences', 'sweep', 'run', 'evaluate_transfer_row']
+           'fetch_corpus', 'prepare', 'EncodeContext', 'row_context', 'check_sts_data', 'check_extras', 'build',
+           'row_options', 'embed_fn', 'task_adapter', 'evaluate', 'sts_sentences', 'sweep', 'run',
+           'evaluate_transfer_row']
 
 # %% ../nbs/12_experiments.ipynb
 SCALES = ("smoke", "full", "paper")
@@ -485,6 +486,11 @@ def check_sts_data(exp, tasks=None, split="test", data_root="data"):
     for t in tasks: load_sts(t, protocol=exp.spec.protocol, split=split, root=data_root)
     return tasks
 
+def check_extras(exp):
+    "Fail before any work when row `exp` needs a package of the `pipeline` extra that is not installed (isotropy, LoRA)."
+    if exp.spec.isotropy: need_extra(["skdim", "IsoScore"], f"experiment {exp.id}: isotropy")
+    if exp.kind == "train" and getattr(exp.config, "lora", None) is not None: need_extra(["peft"], f"experiment {exp.id}: lora")
+
 def _empty_logs(results, exp_id):
     from sembed.train import _write_csv
     _write_csv(inside(results, f"{exp_id}.train_loss.csv"), ("step", "loss", "lr"), [])
@@ -492,8 +498,8 @@ def _empty_logs(results, exp_id):
 
 def build(exp: Experiment, data_root="data", models="models", results="results", resume=True, batch_size=64,
           ctx=None):   # training-free rows: an `EncodeContext` to share with `evaluate` (`run`: the model is loaded once)
-    "Train / fit / spec the model of `exp` into `<models>/<id>`; logs and summary into `<results>/<id>.*`."
-    out, results = inside(models, exp.id), Path(results)
+    "Train / fit / spec the model of `exp` into `<models>/<id>`; logs and summary into `<results>/<id>.*` (run record: `<results>/runs/<id>.train.json`)."
+    started, out, results = time.time(), inside(models, exp.id), Path(results)
     check_writable(out, "--out"); check_writable(inside(results, f"{exp.id}.train.json"), "--results")
     head = {"experiment": exp.id, "paper": exp.paper, "method": exp.method.name, "kind": exp.kind, "scale": exp.scale,
             "model": exp.model, "settings": exp.settings}
@@ -509,7 +515,8 @@ def build(exp: Experiment, data_root="data", models="models", results="results",
         s = train(exp.config, out, dev_eval=lambda enc: stsb_dev_score(enc.encode, root=data_root, max_pairs=exp.pairs, seed=exp.seed),
                   log_dir=results, name=exp.id, checkpoint_dir=ckpt)
         if s is None: return None   # rank > 0 under torchrun: rank 0 writes the outputs
-        write_json(inside(results, f"{exp.id}.train.json"), {**head, **{k: v for k, v in s.items() if k not in ("steps_per_second", "seconds", "device")}})
+        f = write_json(inside(results, f"{exp.id}.train.json"), {**head, **{k: v for k, v in s.items() if k not in ("steps_per_second", "seconds", "device")}})
+        write_run_record(f, started, train={k: s[k] for k in ("steps_per_second", "seconds")})   # timings: not in the summary
         return s
     if ctx is None: ctx = row_context(exp, data_root, batch_size)
     m, cfg, selection = exp.method, exp.config, None
@@ -531,7 +538,7 @@ def build(exp: Experiment, data_root="data", models="models", results="results",
                                          **({"selected": selection["choice"]} if selection else {})})
     _empty_logs(results, exp.id)
     summary = {**head, "trained": False, **({"selection": selection} if selection else {}), "provenance": provenance(seed=exp.seed)}
-    write_json(inside(results, f"{exp.id}.train.json"), summary)
+    write_run_record(write_json(inside(results, f"{exp.id}.train.json"), summary), started)
     return summary
 
 def row_options(exp: Experiment, models="models"):
@@ -583,11 +590,14 @@ def _memo(encode):
     return f
 
 def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, out=None, tasks=None, split="test",
-             ctx=None):   # training-free rows: an `EncodeContext` to share (e.g. the one `build` used)
-    "Score row `exp`; returns the result dict (written atomically to `out` if given)."
+             ctx=None,       # training-free rows: an `EncodeContext` to share (e.g. the one `build` used)
+             started=None):  # when the work began, for the run record's wall time (default: now)
+    "Score row `exp`; returns the result dict (written atomically to `out` if given, with its run record `runs/<name>` beside it)."
     from sembed.evaluate import evaluate_sts, make_result
+    started = time.time() if started is None else started
     if out is not None: check_writable(out)
     tasks = check_sts_data(exp, tasks, split, data_root)   # data present: fail before encoding
+    check_extras(exp)
     if exp.kind == "train": ctx = None
     elif ctx is None: ctx = row_context(exp, data_root, batch_size)
     if ctx is not None: ctx.sweep = dict(exp.spec.sweep or {})
@@ -620,7 +630,7 @@ def evaluate(exp: Experiment, data_root="data", models="models", batch_size=64, 
         from sembed.matryoshka2d import layer_grid
         r["layer_grid"] = layer_grid(grid_enc, pooler, exp.spec.layer_grid, protocol=exp.spec.protocol, root=data_root, batch_size=batch_size,
                                      max_pairs=exp.pairs, seed=exp.seed)   # on the row's own pair sample, as its STS-B score
-    if out is not None: write_json(out, r)
+    if out is not None: write_run_record(write_json(out, r), started)
     return r
 
 def sts_sentences(tasks, protocol="senteval", split="test", root="data", pairs=None, seed=0) -> list[str]:
@@ -652,14 +662,15 @@ def sweep(exp: Experiment, ctx, tasks, split="test", data_root="data", models="m
 def run(exp: Experiment, data_root="data", models="models", results="results", batch_size=64,
         resume=False):   # a train row: continue from the checkpoint of an interrupted run (`build`)
     "Build row `exp` (`build`) and score it (`evaluate`, into `<results>/<id>.json`) in one process; the result dict (None on a torchrun rank > 0)."
-    out = inside(results, f"{exp.id}.json")
+    started, out = time.time(), inside(results, f"{exp.id}.json")
     inside(models, exp.id)   # the row's model folder too: both paths checked before anything is written or removed
     check_writable(out, "--results")
     check_sts_data(exp, data_root=data_root)   # before any training
+    check_extras(exp)
     if out.exists(): out.unlink()   # an old score never stands beside a newly built model
     ctx = row_context(exp, data_root, batch_size)
     if build(exp, data_root, models, results, resume=resume, batch_size=batch_size, ctx=ctx) is None: return None
-    return evaluate(exp, data_root, models, batch_size, out=out, ctx=ctx)
+    return evaluate(exp, data_root, models, batch_size, out=out, ctx=ctx, started=started)   # its run record: the whole row's wall time
 
 
 # %% ../nbs/12_experiments.ipynb
@@ -668,8 +679,9 @@ def evaluate_transfer_row(exp: Experiment, data_root="data", models="models", ba
                           seed=1111,     # SentEval's default seed (folds, classifier)
                           n_jobs=None,   # classifier fits in parallel (results do not depend on it)
                           max_train=None): # cap on each task's training examples (`sembed.transfer.cap_examples`); None: SentEval's whole sets
-    "Score row `exp` on the SentEval transfer tasks; returns the result dict (written atomically to `out` if given)."
+    "Score row `exp` on the SentEval transfer tasks; returns the result dict (written atomically to `out` if given, with its run record)."
     from sembed.evaluate import make_result
+    started = time.time()
     from sembed.transfer import TRANSFER_TASKS, evaluate_transfer, load_transfer
     if out is not None: check_writable(out)
     tasks = list(tasks or TRANSFER_TASKS)
@@ -687,5 +699,5 @@ def evaluate_transfer_row(exp: Experiment, data_root="data", models="models", ba
                     kfold=kfold, **({"max_train": max_train} if max_train is not None else {}))
     r = {"experiment": exp.id, "paper": exp.paper, "method": exp.method.name, "kind": exp.kind, "scale": exp.scale,
          "compare": exp.compare, **r}
-    if out is not None: write_json(out, r)
+    if out is not None: write_run_record(write_json(out, r), started)
     return r

@@ -6,7 +6,7 @@
 from __future__ import annotations
 from pathlib import Path
 import numpy as np
-from .core import fail
+from .core import fail, need_extra
 
 # %% auto 0
 __all__ = ['STSB_SPLITS', 'l2_normalize', 'alignment', 'uniformity', 'stsb_geometry', 'isotropy']
@@ -105,6 +105,7 @@ def isotropy(x,              # [N, H] embeddings
              n_id=5000,      # at most this many vectors for TwoNN / MLE
             ) -> dict:
     "IsoScore, intrinsic dimension (TwoNN, MLE) and PCA dimensions (90 % / 99 % of the variance) of `x`."
+    need_extra(["skdim", "IsoScore"], "isotropy")
     import skdim
     from IsoScore.IsoScore import IsoScore
     x = _as_array(x)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, os, platform, shutil, subprocess, sys, time
 from pathlib import Path
 import yaml
-from .core import fail, load_params, unknown, write_json
+from .core import fail, git_commit, load_params, read_run_record, unknown, write_json
 from .experiments import SCALES, experiment
 from .report import MEASURED, read_json, result_files, row_status
 
@@ -48,7 +48,8 @@ def _cpu() -> str:
 
 def measure_rows(root=".", scale="full", rows=(), data="data",
                  sembed=None):   # the sembed command (default: the one beside this Python)
-    "Run `rows` at `scale` with `sembed run`, then move their files into `measured/<scale>/results/`; each result's provenance gains `measure` (wall time, machine)."
+    """Run `rows` at `scale` with `sembed run`, then move their files into `measured/<scale>/results/`; each result's provenance
+    gains `measure` (wall time, machine) and `git_commit` (from its run record): a committed file holds its run's facts itself."""
     root = Path(root).resolve()
     if not rows: return []
     measure_plan(root, scale, list(rows))   # validated: known rows, runnable at this scale
@@ -78,7 +79,7 @@ def measure_rows(root=".", scale="full", rows=(), data="data",
         new, old = result_files(work, k), result_files(tree, k)
         for key, f in new.items():
             if key in ("result", "train_summary") and (r := read_json(f)) is not None:
-                r.setdefault("provenance", {})["measure"] = info
+                r.setdefault("provenance", {}).update(git_commit=(read_run_record(f) or {}).get("git_commit") or git_commit(), measure=info)
                 write_json(f, r)
             if f.exists():
                 old[key].parent.mkdir(parents=True, exist_ok=True); shutil.copyfile(f, old[key]); f.unlink()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy, csv, datetime, io, json, math, shutil, tempfile, textwrap
 from pathlib import Path
 import numpy as np
-from .core import SembedError, fail, atomic_path, inside, params_file, sha256_file, load_params, write_json
+from .core import NOT_RECORDED, SembedError, fail, atomic_path, inside, params_file, sha256_file, load_params, with_run_record, write_json, write_run_record
 from .registry import get_paper, load_registry, paper_ids, paper_link, SOURCE_KINDS, STS_COLUMNS, TRANSFER_COLUMNS
 from .methods import method_code
 
@@ -122,7 +122,8 @@ def _stale(exp, res, summary) -> list[str]:
 def experiment_row(exp, paper: dict, root=".") -> dict:
     "What the report shows for one experiment: settings, reported row, reproduced scores, provenance, logs, geometry."
     f = result_files(root, exp.id)
-    res, summary, tr = read_json(f["result"]), read_json(f["train_summary"]), read_json(f["transfer"])
+    # the commit and wall time of a result come from its run record (results/runs/<name>), where one describes the file
+    res, summary, tr = with_run_record(read_json(f["result"]), f["result"]), read_json(f["train_summary"]), with_run_record(read_json(f["transfer"]), f["transfer"])
     rep = paper["reported"][exp.compare] if exp.compare else None
     trep = (paper.get("transfer_reported") or {}).get(exp.compare) if exp.compare else None
     ttasks = paper.get("transfer_tasks") or TRANSFER_COLUMNS
@@ -223,7 +224,8 @@ def synthetic_results(root,                # folder to write params.yaml, result
     root.mkdir(parents=True, exist_ok=True)
     (root / "params.yaml").write_text(f"# {SYNTHETIC_NOTE}: written by sembed.report.synthetic_results for tests/demos\n"
                                       + yaml.safe_dump(p, sort_keys=False), encoding="utf-8")
-    prov = {"git_commit": "0" * 40, "device": "cpu:synthetic", "seed": seed, "scale": scale, "note": SYNTHETIC_NOTE}
+    prov = {"device": "cpu:synthetic", "seed": seed, "scale": scale, "note": SYNTHETIC_NOTE}
+    run = {"git_commit": "0" * 40, "hardware": "cpu:synthetic"}   # the run records' facts (the result files hold none)
     for eid in exps:
         try: e = experiment(p, eid, scale, data_root=root / "data")
         except SembedError:
@@ -243,13 +245,13 @@ def synthetic_results(root,                # folder to write params.yaml, result
             res["geometry"] = {"alignment": float(0.15 + 0.15 * rng.random()), "uniformity": float(-3 + 2 * rng.random()),
                                "n_pos_pairs": 1234, "n_sentences": 5678, "split": "all", "threshold": 4.0}
         f = result_files(root, eid)
-        write_json(f["result"], res)
+        write_run_record(write_json(f["result"], res), **run)
         if eid in (tr.get("experiments") or []):
             tt = {t: {"acc": float(80 + rng.normal(0, 3)), "devacc": float(80 + rng.normal(0, 3)), "n": 100}
                   for t in paper.get("transfer_tasks") or TRANSFER_COLUMNS}
             if "MRPC" in tt: tt["MRPC"]["f1"] = float(80 + rng.normal(0, 3))
-            write_json(f["transfer"], {**res, "protocol": "transfer", "tasks": tt, "avg": float(np.mean([v["acc"] for v in tt.values()])),
-                                       "geometry": None})
+            write_run_record(write_json(f["transfer"], {**res, "protocol": "transfer", "tasks": tt, "avg": float(np.mean([v["acc"] for v in tt.values()])),
+                                                        "geometry": None}), **run)
         head = {"experiment": eid, "paper": e.paper, "method": e.method.name, "kind": e.kind, "scale": scale,
                 "model": e.model, "settings": e.settings, "note": SYNTHETIC_NOTE}
         if e.kind == "train":
@@ -400,11 +402,16 @@ def provenance_rows(data: dict) -> list[tuple[str, str]]:
             ("experiments", ", ".join(data["experiments"]) or "(none in params.yaml)"),
             ("base model", _sorted_set([r["base_model"] for r in rows], empty="(none)")),
             ("training data", "; ".join(dat)), ("seed", seeds),
-            ("hardware", _sorted_set([p.get("device") for p in prov])),
+            ("hardware", _sorted_set([p.get("hardware") or p.get("device") for p in prov])),
             ("git commit", _sorted_set([p.get("git_commit") for p in prov])),
             ("dvc.lock sha256", data["dvc_lock_sha256"] or "(no dvc.lock: pipeline not run with dvc)"),
             ("evaluator", f"{data['paper'].get('protocol', '?')}: {data['paper'].get('metric', '')}"),
             ("rendered", data["rendered_at"])] + [("notes", n) for n in notes]
+
+def _wall(p: dict) -> str:
+    "A result's wall time as its run record (or, for a row measured once, `measure`) gives it."
+    w = p.get("wall_s", (p.get("measure") or {}).get("wall_s"))
+    return f"{w:g} s" if isinstance(w, (int, float)) else NOT_RECORDED
 
 def row_provenance(data: dict):
     "pandas DataFrame: one row per experiment with where its numbers come from."
@@ -414,7 +421,8 @@ def row_provenance(data: dict):
         p = r["provenance"]
         out[eid] = {"label": r["label"], "method": r["method"], "base model": r["base_model"], "scale": r["scale"],
                     "protocol": r["protocol"], "scored on": sample_text(r["result"]), "training data": r["data"] or "—", "seed": p.get("seed", "—"),
-                    "hardware": p.get("device", "—"), "git commit": str(p.get("git_commit", "—"))[:12],
+                    "hardware": p.get("hardware") or p.get("device", "—"), "git commit": str(p.get("git_commit", "—"))[:12],
+                    "wall time": _wall(p),
                     "result": r["files"]["result"] if r["result"] is not None else "(no result yet)"}
     return pd.DataFrame.from_dict(out, orient="index")
 
@@ -1056,7 +1064,7 @@ def leaderboard_rows(root=".") -> list[dict]:
     trees = [root] + sorted(p for p in (root / MEASURED).glob("*") if (p / RESULTS).is_dir())   # + rows measured once at a larger scale
     for tree, eid in ((t, e) for t in trees for e in exps):
         spec = exps[eid]
-        res = read_json(result_files(tree, eid)["result"])
+        res = with_run_record(read_json(result_files(tree, eid)["result"]), result_files(tree, eid)["result"])   # its commit: the run record's
         if res is None: continue
         if tree != root and (read_json(result_files(root, eid)["result"]) or {}).get("scale") == tree.name: continue   # the pipeline's own run at that scale
         spec = spec if isinstance(spec, dict) else {}

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from .core import SembedError, atomic_path, fail, inside, provenance, set_seed, unknown, write_json
+from .core import SembedError, atomic_path, fail, hardware, inside, need_extra, provenance, set_seed, unknown, write_json, write_run_record
 from .core import progress as _progress
 from .export import HEAD_MODES, save_trained
 from .methods import Method, check_examples, get_method, read_corpus, validate, validation_message
@@ -308,16 +308,16 @@ class _Run:
         if (self.ckpt_dir / "best.pt").exists():
             self._load_weights(_load(self.ckpt_dir / "best.pt"))
 
-    def write_logs(self, log_dir, prefix, summary, speed):
+    def write_logs(self, log_dir, prefix, summary, speed, started=None):
         _write_csv(inside(log_dir, f"{prefix}train_loss.csv"), ("step", "loss", "lr"), self.st["loss_rows"])
         _write_csv(inside(log_dir, f"{prefix}dev.csv"), ("step", "stsb_dev_spearman"), self.st["dev_rows"])
-        write_json(inside(log_dir, f"{prefix}train.json"), summary)
-        write_json(inside(log_dir, f"{prefix}train_speed.json"), speed)   # timings vary run to run: not in the metrics file
+        # timings vary run to run: in the summary's run record (runs/<prefix>train.json), not in the summary
+        write_run_record(write_json(inside(log_dir, f"{prefix}train.json"), summary), started, train=speed)
 
 # %% ../nbs/06_train.ipynb
 def _peft():
-    try: import peft
-    except ImportError: fail("TrainConfig: field lora: needs the 'peft' package (pip install peft)")
+    need_extra(["peft"], "TrainConfig: field lora")
+    import peft
     return peft
 
 def add_lora(encoder,       # a SentenceEncoder; its `.model` gets the adapters in place
@@ -353,6 +353,7 @@ def train(config: TrainConfig | dict,  # the run's settings (its `method` names 
           checkpoint_dir=None,          # default: <out_dir>.ckpt
           progress: bool = True) -> dict:  # progress bar (rank 0)
     "Train `encoder` with the registered method of `config`; returns the summary dict (also written as train.json)."
+    started = time.time()
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     m, opts = cfg.method_spec, cfg.opts
     # ---- validate everything before any work ------------------------------------------------------
@@ -460,10 +461,9 @@ def train(config: TrainConfig | dict,  # the run's settings (its `method` names 
                    "best_step": st["best_step"], "best_stsb_dev_spearman": st["best"],
                    "final_loss": st["loss_rows"][-1][1] if st["loss_rows"] else None,
                    "provenance": provenance(seed=cfg.seed)}
-        speed = {"steps_per_second": done / secs if done > 0 and secs > 0 else None, "seconds": secs,
-                 "device": provenance()["device"]}
-        run.write_logs(log_dir, f"{name}." if name else "", summary, speed)
-        summary = {**summary, **speed}
+        speed = {"steps_per_second": done / secs if done > 0 and secs > 0 else None, "seconds": secs}
+        run.write_logs(log_dir, f"{name}." if name else "", summary, speed, started)
+        summary = {**summary, **speed, "device": hardware()}
         shutil.rmtree(ckpt_dir, ignore_errors=True)
     if ws > 1:
         import torch.distributed as dist

@@ -128,7 +128,7 @@ def test_result_file(root, tmp_path):
     scores = evaluate_sts(angle_encoder([]), tasks=["STS13", "STS-B"], root=root)
     res = make_result(scores, "angles", "none", seed=7)
     assert list(res) == ["protocol", "model", "pooler", "split", "tasks", "avg", "provenance"]
-    assert res["provenance"]["seed"] == 7 and "git_commit" in res["provenance"]
+    assert res["provenance"]["seed"] == 7 and "code" in res["provenance"] and "git_commit" not in res["provenance"]   # the commit: the run record's
     p = save_result(tmp_path / "out/r.json", res)
     back = json.loads(Path(p).read_text())
     assert back["tasks"]["STS13"]["spearman"] == scores["tasks"]["STS13"]["spearman"]  # full float, no rounding

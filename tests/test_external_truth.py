@@ -21,4 +21,5 @@ def test_minilm_matches_mteb_published(data_dir, tmp_path):
     for t, ref in MTEB_PUBLISHED.items():
         assert abs(got[t] - ref) <= 0.01, f"{t}: ours {got[t]:.4f} vs MTEB {ref}"
     assert res["tasks"]["SICK-R"]["n"] == 9927
-    assert {"git_commit", "params_hash", "seed", "torch", "transformers", "device"} <= set(res["provenance"])
+    assert {"code", "params_hash", "seed", "torch", "transformers", "device"} <= set(res["provenance"])
+    assert json.loads((out.parent / "runs" / out.name).read_text())["git_commit"]   # the commit: in the run record beside it

@@ -150,7 +150,7 @@ def test_transfer_results(repro):
         accs = [res["tasks"][t]["acc"] for t in TRANSFER_TASKS]
         assert all(50 < a <= 100 for a in accs), accs     # every task well above chance for a trained sentence encoder
         assert abs(res["avg"] - sum(accs) / len(accs)) < 1e-6 and 0 < res["tasks"]["MRPC"]["f1"] <= 100
-        assert res["provenance"]["git_commit"] and res["provenance"]["seed"] == 1111
+        assert json.loads((ROOT / f"results/runs/{i}.transfer.json").read_text())["git_commit"] and res["provenance"]["seed"] == 1111
         from sembed.core import load_params
         cap = load_params(ROOT / "params.yaml")["transfer"]["max_train"]["smoke"]   # smoke samples the training sets
         assert res["provenance"]["max_train"] == cap and all(v["ntrain"] <= cap for v in res["tasks"].values())
@@ -183,7 +183,7 @@ def test_model_cards_parse_and_match_results(repro):
             assert card.data.library_name == lib and card.data.base_model == MODELS[exps[i].model]["hub"], (i, card.data.base_model)
             got = {((e.metric_args or {}).get("task", e.dataset_name), e.metric_type): e.metric_value for e in card.data.eval_results}
             assert got == want, (i, lib)
-            assert "not a replication" in card.text and sts["provenance"]["git_commit"] in card.text
+            assert "not a replication" in card.text and json.loads((ROOT / f"results/runs/{i}.json").read_text())["git_commit"] in card.text
             assert card.data.license and card.data.language == "en" and "path/to/this/folder" not in card.text
             for e in card.data.eval_results:   # every task of the matrix has more pairs than a smoke sample: each STS number says its sample
                 if e.metric_type == "spearman_cosine": assert ("on a seeded sample of" in e.metric_name) == bool(head.get("max_pairs")), e.metric_name

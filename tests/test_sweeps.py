@@ -156,7 +156,9 @@ def test_run_is_train_then_eval(tmp_path, mirror):
     assert "STS-B" in r.stdout   # the score table, as `sembed eval` prints it
     files = lambda d: sorted(f.name for f in d.iterdir())
     assert files(p / "results2") == files(p / "results") and files(p / "models2" / "r") == files(p / "models" / "r")
+    assert files(p / "results" / "runs") == files(p / "results2" / "runs") == ["r.json", "r.train.json"]   # the runs' records
     for f in files(p / "results"):
+        if f == "runs": continue
         a, b = (p / "results" / f).read_text(), (p / "results2" / f).read_text()
         assert (_no_prov(json.loads(a)) == _no_prov(json.loads(b))) if f.endswith(".json") else a == b, f
     assert (p / "models" / "r" / "sembed.json").read_text() == (p / "models2" / "r" / "sembed.json").read_text()

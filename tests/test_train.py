@@ -187,7 +187,8 @@ def test_logs_with_prefix(tmp_path):
     s = train({"method": "simcse-sup", "train_file": str(f), "batch_size": 4, "grad_accum": 2, "epochs": 2, "log_steps": 2},
               tmp_path / "models" / "sup", encoder=tiny_encoder("cls_before_pooler"), log_dir=tmp_path / "results", name="sup", progress=False)
     assert s["steps"] == 2 and s["test_pooler"] == "cls"
-    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["sup.dev.csv", "sup.train.json", "sup.train_loss.csv", "sup.train_speed.json"]
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["runs", "sup.dev.csv", "sup.train.json", "sup.train_loss.csv"]
+    assert [p.name for p in (tmp_path / "results" / "runs").iterdir()] == ["sup.train.json"]   # its run record: commit, timings
     assert (tmp_path / "models" / "sup" / "st" / "modules.json").exists()
 
 
