@@ -143,18 +143,26 @@ def test_paper_scale_rows_compare_with_their_reported_row():
     Mistral-7B LoRA row is compared with the authors' results image's Mistral-7b Pcc-tuning row."""
     from conftest import ROOT
     from sembed.report import same_model
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    import copy
+    from sembed.core import SembedError, load_params
+    from sembed.experiments import experiment
+    params = load_params(ROOT / "params.yaml")
     checked = 0
     for eid, spec in params["experiments"].items():
-        s = spec["scales"].get("paper")
-        if not s or not spec.get("paper"): continue
-        for sub in ([s[k] for k in s if isinstance(s[k], dict)] if "base" in s else [s]):
+        if not spec.get("paper"): continue
+        raw = (spec.get("scales") or {}).get("paper") or {}
+        for alt in ([k for k, v in raw.items() if isinstance(v, dict)] if "base" in raw else [None]):   # each `base:` alternative
+            p = copy.deepcopy(params)
+            if alt: p["experiments"][eid]["scales"]["paper"]["base"] = alt
+            try: e = experiment(p, eid, "paper")
+            except SembedError: continue   # not configured at paper scale
             rows = {rid: r for rid, r in get_paper(spec["paper"])["reported"].items()
-                    if same_model(r["base_model"], sub["model"]) and r["method"] == spec["method"]}
+                    if same_model(r["base_model"], e.model) and r["method"] == spec["method"]}
             if not rows or eid in NOT_COMPARED: continue
-            assert sub.get("compare") in rows, (eid, sub["model"], sorted(rows))
+            assert e.compare in rows, (eid, e.model, sorted(rows))
             checked += 1
     assert checked >= 10
-    pcc = params["experiments"]["pcc-prompt-lora"]["scales"]["paper"]
+    e = experiment(params, "pcc-prompt-lora", "paper")
+    pcc = {"model": e.model, "compare": e.compare}
     row = get_paper("pcc-tuning")["reported"][pcc["compare"]]
     assert same_model(row["base_model"], pcc["model"]) and row["source"] == "paper-table-image" and not row.get("reference_only")
