@@ -127,9 +127,8 @@ def git_commit(root=None):  # a folder inside the checkout (default: the one hol
 # %% ../nbs/00_core.ipynb
 def hardware():
     "A short description of the compute device, with the CPU's core count (a run record's: it differs between machines of one kind)."
-    import torch
-    if torch.cuda.is_available(): return f"cuda:{torch.cuda.get_device_name(0)}"
-    return f"cpu:{platform.machine()}x{os.cpu_count()}"
+    kind = device_kind()
+    return kind if kind.startswith("cuda:") else f"{kind}x{os.cpu_count()}"
 
 def device_kind():
     "The kind of device results are computed on (a result's provenance): 'cuda:<GPU name>' or 'cpu:<architecture>'."

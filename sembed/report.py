@@ -159,8 +159,7 @@ def measured_rows(paper_id, params: dict, root=".", scale="full") -> dict:
         for field, want in (("experiment", k), ("scale", scale)):
             if res.get(field) != want: fail(f"{f}: field {field}: {res.get(field)!r} (a file of {MEASURED}/{scale}/ must be experiment {k!r} at scale {scale!r})")
         out[k] = experiment_row(e, paper, tree)
-        out[k]["stale"] = [s.replace(f"{RESULTS}/", f"{MEASURED}/{scale}/{RESULTS}/").replace("(re-run the pipeline)", f"(re-run it at scale {scale})")
-                           for s in out[k]["stale"]]
+        out[k]["stale"] = row_status(e, tree, scale)["why"]   # said of measured/<scale>/, with `invoke measure` as the remedy
     return out
 
 def report_data(paper_id, root=".") -> dict:

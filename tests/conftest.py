@@ -35,6 +35,12 @@ def error_lines(proc):
     return [l for l in proc.stderr.splitlines() if l.startswith("sembed: error:")]
 
 
+def mirror_copy(mirror, dest, *parts):
+    "A writable copy of the mirror's folders `parts` under `dest` (a test may then remove or change files in it)."
+    for part in parts: shutil.copytree(mirror / part, dest / part)
+    return dest
+
+
 @pytest.fixture(scope="session")
 def mirror():
     if not (MIRROR / "SHA256SUMS").exists():

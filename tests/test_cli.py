@@ -3,7 +3,7 @@ no partial output (issue: spine, acceptance 4)."""
 import shutil
 from pathlib import Path
 import pytest
-from conftest import error_lines, run_sembed
+from conftest import error_lines, mirror_copy, run_sembed
 
 
 def assert_clean_failure(proc, *must_contain, out=None):
@@ -17,10 +17,7 @@ def assert_clean_failure(proc, *must_contain, out=None):
 @pytest.fixture()
 def small_mirror(tmp_path, mirror):
     "A writable copy of the mirror's files that `sembed download` needs."
-    m = tmp_path / "mirror"
-    shutil.copytree(mirror / "senteval", m / "senteval")
-    shutil.copytree(mirror / "hf", m / "hf")
-    return m
+    return mirror_copy(mirror, tmp_path / "mirror", "senteval", "hf")
 
 
 def test_download_missing_mirror_file(small_mirror, tmp_path):

@@ -6,7 +6,7 @@ import pytest
 import sembed.data as D
 from sembed.core import SembedError, sha256_file
 from sembed.methods import CORPORA
-from conftest import error_lines, run_sembed
+from conftest import error_lines, mirror_copy, run_sembed
 
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = Path(os.environ.get(D.MIRROR_ENV) or REPO / ".." / "shared" / "data").resolve()
@@ -111,10 +111,7 @@ def test_tampered_corpus_file_is_refused_and_nothing_is_written(tmp_path):
 @pytest.fixture()
 def corpus_mirror(tmp_path, mirror):
     "A writable copy of the real mirror's corpus datasets (as test_cli.py's `small_mirror`)."
-    m = tmp_path / "mirror"
-    shutil.copytree(mirror / "nltk_data", m / "nltk_data")
-    shutil.copytree(mirror / "wordnet-3.1", m / "wordnet-3.1")
-    return m
+    return mirror_copy(mirror, tmp_path / "mirror", "nltk_data", "wordnet-3.1")
 
 
 def test_missing_mirror_file_is_one_error_line_and_nothing_partial(corpus_mirror, tmp_path):
